@@ -1,0 +1,113 @@
+/**
+ * The relay configuration after loading, validation and env overrides.
+ * Keys keep rnostr's TOML names. Every duration-valued key is in MILLISECONDS here,
+ * whatever form the file used (60 = 60 s, "100ms", "1m", "2h", "1d").
+ * Public-key lists are normalised to lowercase 64-char hex (npub accepted on input).
+ */
+export interface Config {
+  /** Absolute path of the file the config came from (for messages and --watch). */
+  file: string;
+  information: {
+    name: string;
+    description: string;
+    pubkey?: string; // hex
+    contact?: string;
+    software: string;
+    relay_url?: string; // public ws(s) URL, for NIP-42 relay tag checks
+  };
+  data: {
+    path: string; // resolved against process.cwd()
+    db_query_timeout: number; // ms, default 100
+    map_size?: number; // bytes, LMDB map size (optional override)
+  };
+  network: {
+    host: string; // default 127.0.0.1
+    port: number; // default 8080; PORT env overrides
+    real_ip_header?: string; // lowercase header name
+    trusted_proxies: number; // hops to trust in real_ip_header, default 1
+    heartbeat_interval: number; // ms, default 60000
+    heartbeat_timeout: number; // ms, default 120000
+    index_redirect_to?: string;
+  };
+  thread: {
+    verify: number; // verify worker threads, 0 = auto
+    match: number; // match worker threads, 0 = auto (1)
+  };
+  limitation: {
+    max_message_length: number; // default 524288
+    max_subscriptions: number; // default 20
+    max_filters: number; // default 10
+    max_limit: number; // default 300
+    max_subid_length: number; // default 100
+    min_prefix: number; // default 10
+    max_event_tags: number; // default 5000
+    max_event_time_older_than_now: number; // ms, default 94608000 s
+    max_event_time_newer_than_now: number; // ms, default 900 s
+    max_connections: number; // default 10000
+    max_outbound_bytes: number; // per connection pending send cap, default 8 MiB
+  };
+  metrics: { enabled: boolean; auth?: string };
+  auth: {
+    enabled: boolean;
+    req: AuthRules;
+    event: AuthRules;
+  };
+  rate_limiter: {
+    enabled: boolean;
+    clear_interval: number; // ms
+    event: RateLimitRule[];
+  };
+  count: { enabled: boolean };
+  search: { enabled: boolean };
+  debug: { enabled: boolean; auth?: string };
+  extensions: {
+    mls_gateway: MlsGatewayConfig;
+  };
+  /** Non-fatal remarks made while loading (unknown keys, ignored sections); logged at start-up. */
+  warnings: string[];
+}
+
+export interface AuthRules {
+  ip_whitelist?: string[];
+  ip_blacklist?: string[];
+  pubkey_whitelist?: string[];
+  pubkey_blacklist?: string[];
+  event_pubkey_whitelist?: string[];
+  event_pubkey_blacklist?: string[];
+  allow_mentioning_whitelisted_pubkeys?: boolean;
+}
+
+export interface RateLimitRule {
+  name: string;
+  description: string;
+  period: number; // ms
+  limit: number;
+  /** [start, end) ranges; a single kind k is [k, k+1]. Empty = all kinds. */
+  kinds: Array<[number, number]>;
+  ip_whitelist: string[];
+}
+
+export interface MlsGatewayConfig {
+  enabled: boolean;
+  admin_pubkeys: string[];
+  system_secret_key?: string; // hex; never logged
+  group_policy: 'members' | 'authenticated' | 'open';
+  membership_from_giftwrap: boolean;
+  keypackage_ttl: number; // ms, default 604800 s
+  keypackage_low_water: number; // default 2
+  keypackage_request_ttl: number; // ms, default 604800 s
+  max_keypackages_per_user: number; // default 15
+  welcome_ttl: number; // ms, default 259200 s
+  message_archive_ttl_days: number; // default 30
+  roster_policy_ttl_days: number; // default 365
+  enable_api: boolean; // default true
+  api_prefix: string; // default "/api/v1"
+  rate_limits: {
+    max_keypackages_per_hour?: number;
+    max_group_messages_per_minute?: number;
+    max_claims_per_hour?: number;
+    max_events_per_minute?: number;
+  };
+  /** Keys present in the file that this relay does not act on (kept for the record). */
+  extra: Record<string, unknown>;
+}
