@@ -102,6 +102,8 @@ export interface MlsGatewayConfig {
   roster_policy_ttl_days: number; // default 365
   enable_api: boolean; // default true
   api_prefix: string; // default "/api/v1"
+  /** Always "lmdb": accepted so the gateway docs' key loads; any other backend is a config error. */
+  storage_backend: 'lmdb';
   rate_limits: {
     max_keypackages_per_hour?: number;
     max_group_messages_per_minute?: number;
