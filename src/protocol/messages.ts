@@ -1,0 +1,95 @@
+/**
+ * NIP-01 client → relay frames and relay → client serializers. Parsing checks only
+ * the verb and the arity; the contents (event shape, filters) are judged by
+ * event-validate.ts and filter-parse.ts so each check lives in one place.
+ */
+
+export type ClientMessage =
+  | { type: 'EVENT'; event: unknown }
+  | { type: 'REQ'; subId: string; filters: unknown[] }
+  | { type: 'CLOSE'; subId: string }
+  | { type: 'COUNT'; subId: string; filters: unknown[] }
+  | { type: 'AUTH'; event: unknown };
+
+/** A frame we cannot act on; `message` is ready to be sent as a NOTICE. */
+export interface ParseFailure {
+  type: 'notice';
+  message: string;
+}
+
+export function parseClientMessage(text: string): ClientMessage | ParseFailure {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return fail('invalid: could not parse message');
+  }
+  if (!Array.isArray(msg) || msg.length === 0) return fail('invalid: message must be a non-empty JSON array');
+  const verb = msg[0];
+  if (typeof verb !== 'string') return fail('invalid: message type must be a string');
+  switch (verb) {
+    case 'EVENT':
+    case 'AUTH':
+      if (msg.length !== 2) return fail(`invalid: ${verb} message must be ["${verb}", <event>]`);
+      return { type: verb, event: msg[1] };
+    case 'CLOSE': {
+      if (msg.length !== 2) return fail('invalid: CLOSE message must be ["CLOSE", <subscription id>]');
+      const bad = subIdProblem(msg[1]);
+      if (bad) return fail(bad);
+      return { type: 'CLOSE', subId: msg[1] as string };
+    }
+    case 'REQ':
+    case 'COUNT': {
+      if (msg.length < 2) return fail(`invalid: ${verb} message must be ["${verb}", <subscription id>, <filter>...]`);
+      const bad = subIdProblem(msg[1]);
+      if (bad) return fail(bad);
+      return { type: verb, subId: msg[1] as string, filters: msg.slice(2) };
+    }
+    default:
+      // Echoing an arbitrary client string back: cap it so a NOTICE cannot be used as an amplifier.
+      return fail(`invalid: unknown message type ${JSON.stringify(verb.slice(0, 32))}`);
+  }
+}
+
+// The length cap is configurable (limitation.max_subid_length), so the connection enforces it, not the parser.
+function subIdProblem(subId: unknown): string | undefined {
+  if (typeof subId !== 'string') return 'invalid: subscription id must be a string';
+  if (subId.length === 0) return 'invalid: subscription id must not be empty';
+  return undefined;
+}
+
+function fail(message: string): ParseFailure {
+  return { type: 'notice', message };
+}
+
+export function okMsg(id: string, ok: boolean, message: string): string {
+  return JSON.stringify(['OK', id, ok, message]);
+}
+
+export function eoseMsg(subId: string): string {
+  return JSON.stringify(['EOSE', subId]);
+}
+
+export function closedMsg(subId: string, message: string): string {
+  return JSON.stringify(['CLOSED', subId, message]);
+}
+
+export function noticeMsg(text: string): string {
+  return JSON.stringify(['NOTICE', text]);
+}
+
+export function countMsg(subId: string, count: number): string {
+  return JSON.stringify(['COUNT', subId, { count }]);
+}
+
+export function authMsg(challenge: string): string {
+  return JSON.stringify(['AUTH', challenge]);
+}
+
+/**
+ * Takes the event already serialized so fan-out to many subscribers serializes it once;
+ * only the (short) subscription id is escaped per send.
+ */
+export function eventMsg(subId: string, eventJson: string): string {
+  return '["EVENT",' + JSON.stringify(subId) + ',' + eventJson + ']';
+}

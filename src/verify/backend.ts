@@ -1,0 +1,58 @@
+/**
+ * BIP-340 verification behind one call, so the verify worker can use the fastest
+ * implementation present on the machine. Measured on one core (bench/verify.ts):
+ * bcrypto's native libsecp256k1 binding is by far the fastest, the nostr-wasm build of
+ * libsecp256k1 comes next, and pure-JS @noble/curves is the always-available fallback.
+ */
+export interface SchnorrBackend {
+  name: BackendName;
+  /** false for any invalid or malformed input; never throws. */
+  verify(sig: Uint8Array, msg32: Uint8Array, pub32: Uint8Array): boolean;
+}
+
+export type BackendName = 'bcrypto' | 'wasm' | 'noble';
+
+export const BACKEND_NAMES: readonly BackendName[] = ['bcrypto', 'wasm', 'noble'];
+
+/** Environment variable that forces one backend (bcrypto|wasm|noble). */
+export const BACKEND_ENV = 'MLS_RELAY_VERIFY_BACKEND';
+
+export function isBackendName(s: string): s is BackendName {
+  return (BACKEND_NAMES as readonly string[]).includes(s);
+}
+
+/** Loads exactly the named backend; rejects when it is not usable here. */
+export async function loadNamedBackend(name: BackendName): Promise<SchnorrBackend> {
+  switch (name) {
+    case 'bcrypto':
+      return (await import('./backends/bcrypto.js')).load();
+    case 'wasm':
+      return (await import('./backends/wasm.js')).load();
+    case 'noble':
+      return (await import('./backends/noble.js')).load();
+  }
+}
+
+/**
+ * `preferred` (or else $MLS_RELAY_VERIFY_BACKEND) forces one backend and fails loudly if
+ * it cannot load: an operator who asked for one must not silently get a 35x slower one.
+ * Otherwise the first that loads wins, fastest first.
+ */
+export async function loadBackend(preferred?: string): Promise<SchnorrBackend> {
+  const forced = preferred || process.env[BACKEND_ENV] || undefined;
+  if (forced !== undefined) {
+    if (!isBackendName(forced)) {
+      throw new Error(`unknown verify backend "${forced}" (expected one of ${BACKEND_NAMES.join(', ')})`);
+    }
+    return loadNamedBackend(forced);
+  }
+  const failures: string[] = [];
+  for (const name of BACKEND_NAMES) {
+    try {
+      return await loadNamedBackend(name);
+    } catch (err) {
+      failures.push(`${name}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`no verify backend could be loaded (${failures.join('; ')})`);
+}
