@@ -1,0 +1,263 @@
+import { randomBytes } from 'node:crypto';
+import { createStore } from '@xstate/store';
+import { WebSocket } from 'ws';
+import { log } from '../src/log.js';
+import { authMsg, closedMsg, countMsg, noticeMsg, okMsg, parseClientMessage } from '../src/protocol/messages.js';
+import { parseFilters } from '../src/protocol/filter-parse.js';
+import { validateEvent } from '../src/protocol/event-validate.js';
+import type { NostrEvent } from '../src/protocol/types.js';
+import { checkAuthEvent } from '../src/pipeline/auth.js';
+import type { Subscriber } from '../src/pipeline/fanout.js';
+import type { RelayContext } from '../src/relay-context.js';
+import { SubscriptionActor } from './subscription.js';
+import type { Supervised } from './supervisor.js';
+
+/**
+ * One WebSocket. Owns the connection's auth state, its subscriptions and its outbound
+ * queue; every client frame is handled here and nowhere else. A failure inside this
+ * actor's handling is routed to the supervisor, which closes this connection only.
+ */
+export class ConnectionActor implements Supervised, Subscriber {
+  readonly kind = 'connection';
+  readonly id: string;
+  readonly challenge = randomBytes(16).toString('hex');
+  private readonly subs = new Map<string, SubscriptionActor>();
+  /** Last time the client showed life (pong or any frame), for the heartbeat timeout. */
+  private lastSeen = Date.now();
+  readonly state;
+
+  constructor(
+    private readonly ctx: RelayContext,
+    private readonly ws: WebSocket,
+    readonly connId: number,
+    readonly remote: string,
+    /** Host this client reached us by; the NIP-42 relay tag must name it when relay_url is unset. */
+    private readonly host: string,
+  ) {
+    this.id = `conn:${connId}`;
+    this.state = createStore({
+      context: {
+        pubkeys: [] as string[],
+        connectedAt: Math.floor(Date.now() / 1000),
+        messagesIn: 0,
+        framesOut: 0,
+        status: 'open' as 'open' | 'closed',
+      },
+      on: {
+        authenticated: (c, e: { pubkey: string }) =>
+          c.pubkeys.includes(e.pubkey) ? c : { ...c, pubkeys: [...c.pubkeys, e.pubkey] },
+        received: (c) => ({ ...c, messagesIn: c.messagesIn + 1 }),
+        sent: (c) => ({ ...c, framesOut: c.framesOut + 1 }),
+        closed: (c) => ({ ...c, status: 'closed' as const }),
+      },
+    });
+  }
+
+  get pubkeys(): readonly string[] {
+    return this.state.getSnapshot().context.pubkeys;
+  }
+
+  get open(): boolean {
+    return this.state.getSnapshot().context.status === 'open' && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  start(): void {
+    this.ws.on('message', (data: Buffer, isBinary: boolean) =>
+      this.ctx.supervisor.guard(this.id, () => this.onFrame(data, isBinary)),
+    );
+    this.ws.on('pong', () => {
+      this.lastSeen = Date.now();
+    });
+    this.ws.on('close', () => this.cleanup());
+    this.ws.on('error', (err) => log.debug({ conn: this.connId, err: err.message }, 'socket error'));
+    this.send(authMsg(this.challenge));
+  }
+
+  /** Send one frame unless the client has stopped reading: then cut it off before it costs the process memory. */
+  send(frame: string): void {
+    if (!this.open) return;
+    const cap = this.ctx.config().limitation.max_outbound_bytes;
+    if (this.ws.bufferedAmount > cap) {
+      this.ctx.metrics.slowConsumerCutoffs++;
+      log.warn({ conn: this.connId, remote: this.remote, queued: this.ws.bufferedAmount }, 'slow consumer cut off');
+      this.ws.terminate();
+      return;
+    }
+    this.ws.send(frame);
+    this.state.trigger.sent();
+  }
+
+  deliver(subId: string, _event: NostrEvent, eventJson: string): void {
+    this.subs.get(subId)?.deliver(eventJson);
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    this.lastSeen = Date.now();
+    this.state.trigger.received();
+    const max = this.ctx.config().limitation.max_message_length;
+    if (data.length > max) {
+      this.send(noticeMsg(`invalid: message too large (${data.length} bytes, max ${max})`));
+      return;
+    }
+    if (isBinary) {
+      this.send(noticeMsg('invalid: binary frames are not supported'));
+      return;
+    }
+    const msg = parseClientMessage(data.toString('utf8'));
+    switch (msg.type) {
+      case 'notice':
+        return this.send(noticeMsg(msg.message));
+      case 'EVENT':
+        return this.onEvent(msg.event);
+      case 'REQ':
+        return this.onReq(msg.subId, msg.filters);
+      case 'CLOSE':
+        return this.closeSub(msg.subId);
+      case 'COUNT':
+        return this.onCount(msg.subId, msg.filters);
+      case 'AUTH':
+        return void this.onAuth(msg.event).catch((err) => this.ctx.supervisor.fail(this.id, err));
+    }
+  }
+
+  private onEvent(raw: unknown): void {
+    this.ctx.ingest.submit(raw, this).then(
+      (r) => {
+        if (r.id === undefined) this.send(noticeMsg(r.notice));
+        else this.send(okMsg(r.id, r.ok, r.message));
+      },
+      (err: unknown) => {
+        // The event's fate is unknown to the client: say so, and keep the connection.
+        log.error({ conn: this.connId, err: err instanceof Error ? err.message : String(err) }, 'ingest failed');
+        const id = (raw as { id?: unknown } | null)?.id;
+        if (typeof id === 'string') this.send(okMsg(id, false, 'error: could not process event'));
+      },
+    );
+  }
+
+  /** Sub id rules shared by REQ and COUNT; returns false after answering when the id is unusable. */
+  private checkSubId(subId: unknown): subId is string {
+    if (typeof subId !== 'string') {
+      this.send(noticeMsg('invalid: subscription id must be a string'));
+      return false;
+    }
+    const max = this.ctx.config().limitation.max_subid_length;
+    if (subId.length === 0 || subId.length > max) {
+      this.send(closedMsg(subId, `invalid: subscription id must be 1 to ${max} characters`));
+      return false;
+    }
+    return true;
+  }
+
+  private onReq(subId: unknown, rawFilters: unknown[]): void {
+    if (!this.checkSubId(subId)) return;
+    const lim = this.ctx.config().limitation;
+    const parsed = parseFilters(rawFilters, { maxFilters: lim.max_filters, maxLimit: lim.max_limit, minPrefix: lim.min_prefix });
+    if (!parsed.ok) return this.send(closedMsg(subId, parsed.reason));
+    if (parsed.filters.length === 0) return this.send(closedMsg(subId, 'invalid: REQ needs at least one filter'));
+    if (!this.subs.has(subId) && this.subs.size >= lim.max_subscriptions) {
+      return this.send(closedMsg(subId, `blocked: too many subscriptions (max ${lim.max_subscriptions})`));
+    }
+    this.closeSub(subId);
+    const sub = new SubscriptionActor(this, subId, parsed.filters, {
+      store: this.ctx.store,
+      match: this.ctx.match,
+      mayRead: (e, c) => this.ctx.fanout.mayRead(e, c),
+      limits: () => ({ maxLimit: this.ctx.config().limitation.max_limit, queryTimeoutMs: this.ctx.config().data.db_query_timeout }),
+    });
+    this.subs.set(subId, sub);
+    this.ctx.supervisor.add({ actor: sub, onFailure: 'stop' });
+    sub.start();
+    if (sub.state.getSnapshot().context.status === 'closed') this.forgetSub(subId);
+  }
+
+  private closeSub(subId: string): void {
+    const sub = this.subs.get(subId);
+    if (!sub) return;
+    sub.stop('closed');
+    this.forgetSub(subId);
+  }
+
+  private forgetSub(subId: string): void {
+    const sub = this.subs.get(subId);
+    if (!sub) return;
+    this.subs.delete(subId);
+    this.ctx.supervisor.remove(sub.id);
+  }
+
+  private onCount(subId: unknown, rawFilters: unknown[]): void {
+    if (!this.checkSubId(subId)) return;
+    const cfg = this.ctx.config();
+    if (!cfg.count.enabled) return this.send(closedMsg(subId, 'error: COUNT (NIP-45) is disabled on this relay'));
+    const lim = cfg.limitation;
+    const parsed = parseFilters(rawFilters, { maxFilters: lim.max_filters, maxLimit: lim.max_limit, minPrefix: lim.min_prefix });
+    if (!parsed.ok) return this.send(closedMsg(subId, parsed.reason));
+    const { count, timedOut } = this.ctx.store.count(parsed.filters, { deadline: Date.now() + cfg.data.db_query_timeout });
+    if (timedOut) return this.send(closedMsg(subId, 'error: count timed out, narrow the filters'));
+    this.send(countMsg(subId, count));
+  }
+
+  private async onAuth(raw: unknown): Promise<void> {
+    const checked = validateEvent(raw, { maxEventTags: 100, maxOlderSec: 600, maxNewerSec: 600 }, Math.floor(Date.now() / 1000));
+    if (!checked.ok) {
+      if (checked.id) this.send(okMsg(checked.id, false, checked.reason));
+      else this.send(noticeMsg(checked.reason));
+      return;
+    }
+    const event = checked.event;
+    const relayUrl = this.ctx.config().information.relay_url;
+    const problem = checkAuthEvent(event, this.challenge, relayUrl ? new URL(relayUrl).host.toLowerCase() : this.host.toLowerCase(), Math.floor(Date.now() / 1000));
+    if (problem) return this.send(okMsg(event.id, false, problem));
+    const verdict = await this.ctx.verify.verify(event);
+    if (verdict !== 0) return this.send(okMsg(event.id, false, verdict === 1 ? 'invalid: bad event id' : 'invalid: bad signature'));
+    this.state.trigger.authenticated({ pubkey: event.pubkey });
+    log.info({ conn: this.connId, pubkey: event.pubkey }, 'authenticated');
+    this.send(okMsg(event.id, true, ''));
+  }
+
+  snapshot(): Record<string, unknown> {
+    const c = this.state.getSnapshot().context;
+    return {
+      conn: this.connId,
+      remote: this.remote,
+      pubkeys: c.pubkeys,
+      subscriptions: [...this.subs.keys()],
+      queued_bytes: this.ws.bufferedAmount,
+      connected_at: c.connectedAt,
+      messages_in: c.messagesIn,
+      frames_out: c.framesOut,
+      status: c.status,
+    };
+  }
+
+  /** Heartbeat tick: ping, or terminate a connection silent for longer than the timeout. */
+  heartbeat(now: number, timeoutMs: number): void {
+    if (now - this.lastSeen > timeoutMs) {
+      log.debug({ conn: this.connId, remote: this.remote }, 'heartbeat timeout');
+      this.ws.terminate();
+      return;
+    }
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  }
+
+  stop(reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) {
+      if (reason.startsWith('error:')) this.send(noticeMsg(reason));
+      this.ws.close(reason.startsWith('error:') ? 1011 : 1001, reason.slice(0, 120));
+    }
+    this.cleanup();
+  }
+
+  private cleanup(): void {
+    if (this.state.getSnapshot().context.status === 'closed') return;
+    this.state.trigger.closed();
+    for (const sub of this.subs.values()) {
+      sub.stop('connection closed');
+      this.ctx.supervisor.remove(sub.id);
+    }
+    this.subs.clear();
+    this.ctx.match.removeConnection(this.connId);
+    this.ctx.connections.delete(this.connId);
+    this.ctx.supervisor.remove(this.id);
+  }
+}

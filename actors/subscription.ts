@@ -1,0 +1,99 @@
+import { createStore } from '@xstate/store';
+import { closedMsg, eoseMsg, eventMsg } from '../src/protocol/messages.js';
+import type { Filter, NostrEvent } from '../src/protocol/types.js';
+import type { Supervised } from './supervisor.js';
+import type { Client } from '../src/pipeline/types.js';
+import type { EventStore } from '../src/storage/event-store.js';
+import type { MatchPool } from '../src/match/match-pool.js';
+
+/** What a subscription needs from its connection. */
+export interface SubscriptionOwner extends Client {
+  send(frame: string): void;
+}
+
+export interface SubscriptionDeps {
+  store: EventStore;
+  match: MatchPool;
+  mayRead: (event: NostrEvent, client: Client) => boolean;
+  limits: () => { maxLimit: number; queryTimeoutMs: number };
+}
+
+/**
+ * One REQ: runs the stored query, sends EOSE, then receives live matches until CLOSE.
+ * State (filters, EOSE sent, delivered count) is an @xstate/store so the debug view reads
+ * the same thing the actor acts on.
+ */
+export class SubscriptionActor implements Supervised {
+  readonly kind = 'subscription';
+  readonly id: string;
+  readonly state;
+
+  constructor(
+    private readonly owner: SubscriptionOwner,
+    readonly subId: string,
+    filters: Filter[],
+    private readonly deps: SubscriptionDeps,
+  ) {
+    this.id = `sub:${owner.connId}:${subId}`;
+    this.state = createStore({
+      context: { filters, eoseSent: false, delivered: 0, stored: 0, status: 'querying' as 'querying' | 'live' | 'closed' },
+      on: {
+        eose: (ctx, e: { stored: number }) => ({ ...ctx, eoseSent: true, stored: e.stored, status: 'live' as const }),
+        delivered: (ctx) => ({ ...ctx, delivered: ctx.delivered + 1 }),
+        closed: (ctx) => ({ ...ctx, status: 'closed' as const }),
+      },
+    });
+  }
+
+  get filters(): Filter[] {
+    return this.state.getSnapshot().context.filters;
+  }
+
+  /**
+   * Register for live events first, then query: an event committed in between is then
+   * delivered (perhaps twice, which NIP-01 clients tolerate) rather than lost.
+   */
+  start(): void {
+    const { store, match, mayRead, limits } = this.deps;
+    const { maxLimit, queryTimeoutMs } = limits();
+    match.add(this.owner.connId, this.subId, this.filters);
+    const wantsStored = this.filters.some((f) => f.limit !== 0);
+    let sent = 0;
+    if (wantsStored) {
+      const { events, timedOut } = store.query(this.filters, {
+        limitDefault: maxLimit,
+        limitMax: maxLimit,
+        deadline: Date.now() + queryTimeoutMs,
+      });
+      if (timedOut) {
+        this.stop('query timed out');
+        this.owner.send(closedMsg(this.subId, 'error: query timed out, narrow the filters'));
+        return;
+      }
+      for (const event of events) {
+        if (!mayRead(event, this.owner)) continue;
+        this.owner.send(eventMsg(this.subId, JSON.stringify(event)));
+        sent++;
+      }
+    }
+    this.owner.send(eoseMsg(this.subId));
+    this.state.trigger.eose({ stored: sent });
+  }
+
+  deliver(eventJson: string): void {
+    if (this.state.getSnapshot().context.status !== 'live') return;
+    this.owner.send(eventMsg(this.subId, eventJson));
+    this.state.trigger.delivered();
+  }
+
+  snapshot(): Record<string, unknown> {
+    const c = this.state.getSnapshot().context;
+    return { conn: this.owner.connId, subId: this.subId, filters: c.filters, eose_sent: c.eoseSent, stored_sent: c.stored, delivered: c.delivered, status: c.status };
+  }
+
+  stop(_reason: string): void {
+    if (this.state.getSnapshot().context.status === 'closed') return;
+    this.state.trigger.closed();
+    this.deps.match.remove(this.owner.connId, this.subId);
+  }
+}

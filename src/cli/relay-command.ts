@@ -1,0 +1,60 @@
+import { loadConfig } from '../config/load.js';
+import { watchConfig } from '../config/watch.js';
+import { log } from '../log.js';
+import { startRelay } from '../relay.js';
+import { parseCommandArgs, requireConfigPath } from './args.js';
+
+/** How long SIGTERM may take before we give up waiting (Cloud Run kills at 10 s). */
+const STOP_DEADLINE_MS = 8_000;
+
+export async function runRelay(argv: string[]): Promise<number> {
+  const args = parseCommandArgs(argv, { config: { type: 'string', short: 'c' }, watch: { type: 'boolean' } }, 'relay');
+  const file = requireConfigPath(args.config, 'relay');
+  const config = loadConfig(file);
+  for (const w of config.warnings) log.warn({ file: config.file }, w);
+
+  const relay = await startRelay(config);
+  log.info({ host: relay.host, port: relay.port, data: config.data.path }, 'listening');
+
+  let current = config;
+  const stopWatch = args.watch
+    ? watchConfig(
+        file,
+        current,
+        (next, restartNeeded) => {
+          current = next;
+          relay.setConfig(next);
+          for (const w of next.warnings) log.warn({ file: next.file }, w);
+          if (restartNeeded.length > 0) log.warn({ keys: restartNeeded }, 'config reloaded; these keys need a restart to take effect');
+          else log.info('config reloaded');
+        },
+        (err) => log.error({ err: err.message }, 'config reload failed; keeping the running config'),
+      )
+    : () => undefined;
+
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      stopWatch();
+      const timer = setTimeout(() => {
+        log.error('shutdown deadline passed; exiting');
+        resolve(1);
+      }, STOP_DEADLINE_MS);
+      timer.unref();
+      relay.stop().then(
+        () => {
+          clearTimeout(timer);
+          log.info('stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          log.error({ err: err instanceof Error ? err.message : String(err) }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}

@@ -1,0 +1,45 @@
+import type { Config } from '../config/types.js';
+import { VERSION } from '../version.js';
+
+/** The NIPs the running configuration actually serves; nothing is advertised that is switched off. */
+export function supportedNips(cfg: Config): number[] {
+  const nips = [1, 9, 11, 40, 42];
+  if (cfg.count.enabled) nips.push(45);
+  nips.push(70);
+  return nips;
+}
+
+/** NIP-11 relay information document for the current configuration. */
+export function relayInformation(cfg: Config, verifyBackend: string): Record<string, unknown> {
+  const info = cfg.information;
+  const lim = cfg.limitation;
+  const authRules = (r: Config['auth']['req']) =>
+    Boolean(r.pubkey_whitelist?.length || r.ip_whitelist?.length || r.event_pubkey_whitelist?.length);
+  const doc: Record<string, unknown> = {
+    name: info.name,
+    description: info.description,
+    software: info.software,
+    version: VERSION,
+    supported_nips: supportedNips(cfg),
+    limitation: {
+      max_message_length: lim.max_message_length,
+      max_subscriptions: lim.max_subscriptions,
+      max_filters: lim.max_filters,
+      max_limit: lim.max_limit,
+      default_limit: lim.max_limit,
+      max_subid_length: lim.max_subid_length,
+      min_prefix: lim.min_prefix,
+      max_event_tags: lim.max_event_tags,
+      created_at_lower_limit: Math.floor(lim.max_event_time_older_than_now / 1000),
+      created_at_upper_limit: Math.floor(lim.max_event_time_newer_than_now / 1000),
+      auth_required: cfg.auth.enabled && authRules(cfg.auth.req),
+      restricted_writes: cfg.auth.enabled && authRules(cfg.auth.event),
+      payment_required: false,
+    },
+    // Which signature backend verifies events, so operators can tell a native build from a fallback.
+    software_details: { verify_backend: verifyBackend },
+  };
+  if (info.pubkey) doc.pubkey = info.pubkey;
+  if (info.contact) doc.contact = info.contact;
+  return doc;
+}

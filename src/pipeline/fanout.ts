@@ -1,0 +1,45 @@
+import { log } from '../log.js';
+import type { MatchPool } from '../match/match-pool.js';
+import type { NostrEvent } from '../protocol/types.js';
+import type { Client, ReadRule } from './types.js';
+
+/** The receiving side of fan-out: a live connection that can take a serialized EVENT. */
+export interface Subscriber extends Client {
+  deliver(subId: string, event: NostrEvent, eventJson: string): void;
+}
+
+/**
+ * Live delivery (ARCHITECTURE.md step 6): the match worker finds the subscriptions whose
+ * filters want the event, the read rules drop what a subscriber may not see, and each
+ * connection sends. The event is serialized once, whatever the number of receivers.
+ */
+export class Fanout {
+  delivered = 0;
+
+  constructor(
+    private readonly match: MatchPool,
+    private readonly subscribers: ReadonlyMap<number, Subscriber>,
+    private readonly readRules: ReadRule[],
+  ) {}
+
+  publish(event: NostrEvent): void {
+    this.match.match([event]).then(
+      ([targets]) => {
+        if (!targets || targets.length === 0) return;
+        const json = JSON.stringify(event);
+        for (const [connId, subId] of targets) {
+          const sub = this.subscribers.get(connId);
+          if (!sub || !this.mayRead(event, sub)) continue;
+          sub.deliver(subId, event, json);
+          this.delivered++;
+        }
+      },
+      (err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'fan-out match failed'),
+    );
+  }
+
+  mayRead(event: NostrEvent, client: Client): boolean {
+    for (const rule of this.readRules) if (!rule(event, client)) return false;
+    return true;
+  }
+}

@@ -1,0 +1,35 @@
+import type { Config } from './config/types.js';
+import type { EventStore } from './storage/event-store.js';
+import type { Writer } from './storage/writer.js';
+import type { VerifyPool } from './verify/pool.js';
+import type { MatchPool } from './match/match-pool.js';
+import type { Supervisor } from '../actors/supervisor.js';
+import type { Ingest } from './pipeline/ingest.js';
+import type { Fanout } from './pipeline/fanout.js';
+import type { ConnectionActor } from '../actors/connection.js';
+
+/** Plain counters until the metrics issue brings prom-client. */
+export interface RelayCounters {
+  connectionsTotal: number;
+  eventsAccepted: number;
+  slowConsumerCutoffs: number;
+}
+
+/**
+ * Everything an actor may reach, passed explicitly (no module-level singletons), so a
+ * test or the CLI can run several relays in one process. `config` is a getter because
+ * `--watch` swaps the configuration live.
+ */
+export interface RelayContext {
+  config: () => Config;
+  store: EventStore;
+  writer: Writer;
+  verify: VerifyPool;
+  match: MatchPool;
+  supervisor: Supervisor;
+  ingest: Ingest;
+  fanout: Fanout;
+  connections: Map<number, ConnectionActor>;
+  metrics: RelayCounters;
+  startedAt: number;
+}

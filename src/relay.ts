@@ -1,0 +1,104 @@
+import { Supervisor } from '../actors/supervisor.js';
+import type { Config } from './config/types.js';
+import { coreRoutes } from './http/core-routes.js';
+import { Router } from './http/router.js';
+import { createHttpFront } from './http/server.js';
+import { log } from './log.js';
+import { MatchPool } from './match/match-pool.js';
+import { Fanout } from './pipeline/fanout.js';
+import { Ingest } from './pipeline/ingest.js';
+import { corePolicies } from './pipeline/policy.js';
+import type { RelayContext } from './relay-context.js';
+import { EventStore } from './storage/event-store.js';
+import { Writer } from './storage/writer.js';
+import { VerifyPool } from './verify/pool.js';
+import type { ConnectionActor } from '../actors/connection.js';
+
+export interface RunningRelay {
+  host: string;
+  port: number;
+  ctx: RelayContext;
+  /** Replace the live configuration (from --watch); restart-only keys are the caller's to report. */
+  setConfig(next: Config): void;
+  stop(): Promise<void>;
+}
+
+const EXPIRY_SWEEP_MS = 60_000;
+
+/** Composition root: open storage and pools, wire the pipeline, start serving. */
+export async function startRelay(initial: Config): Promise<RunningRelay> {
+  let config = initial;
+  const getConfig = () => config;
+  const startedAt = Date.now();
+  let ready = false;
+
+  const store = await EventStore.open({ path: config.data.path, mapSize: config.data.map_size });
+  const writer = new Writer(store);
+  const [verify, match] = await Promise.all([
+    VerifyPool.create({ threads: config.thread.verify || undefined }),
+    MatchPool.create(),
+  ]);
+  log.info({ backend: verify.backendName }, 'signature verification backend');
+
+  const supervisor = new Supervisor();
+  const connections = new Map<number, ConnectionActor>();
+  const fanout = new Fanout(match, connections, []);
+  const metrics = { connectionsTotal: 0, eventsAccepted: 0, slowConsumerCutoffs: 0 };
+  const ingest = new Ingest({
+    config: getConfig,
+    store,
+    writer,
+    verify,
+    fanout,
+    policies: [...corePolicies],
+    onAccepted: () => metrics.eventsAccepted++,
+  });
+  const ctx: RelayContext = { config: getConfig, store, writer, verify, match, supervisor, ingest, fanout, connections, metrics, startedAt };
+
+  const router = new Router().add(...coreRoutes(ctx, () => ready));
+  const front = createHttpFront(ctx, router);
+  const addr = await front.listen(config.network.host, config.network.port);
+  ready = true;
+
+  const heartbeat = setInterval(() => {
+    const now = Date.now();
+    const timeout = config.network.heartbeat_timeout;
+    for (const conn of connections.values()) conn.heartbeat(now, timeout);
+  }, config.network.heartbeat_interval);
+  heartbeat.unref();
+
+  const sweep = setInterval(() => {
+    try {
+      const n = store.sweepExpired(Math.floor(Date.now() / 1000));
+      if (n > 0) log.info({ removed: n }, 'expired events removed');
+    } catch (err) {
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'expiry sweep failed');
+    }
+  }, EXPIRY_SWEEP_MS);
+  sweep.unref();
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      ready = false;
+      clearInterval(heartbeat);
+      clearInterval(sweep);
+      const closed = front.stopAccepting();
+      // In-flight EVENTs hold writer promises: closing the store waits for the last commit.
+      await supervisor.shutdown('relay shutting down');
+      for (const ws of front.wss.clients) ws.terminate();
+      await closed;
+      await store.close();
+      await Promise.all([verify.close(), match.close()]);
+    })());
+
+  return {
+    host: addr.host,
+    port: addr.port,
+    ctx,
+    setConfig: (next) => {
+      config = next;
+    },
+    stop,
+  };
+}
