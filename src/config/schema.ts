@@ -50,7 +50,7 @@ const data = table({
 
 const networkFields: Record<string, Node> = {
   host: f(c.str({ nonEmpty: true }), '127.0.0.1'),
-  port: f(c.int(1, 65535), 8080),
+  port: f(c.int(0, 65535), 8080), // 0 lets the OS pick (tests, several relays on one host)
   real_ip_header: f(c.realIpHeader),
   trusted_proxies: f(nonNegative, 1),
   heartbeat_interval: f(c.duration({ min: 1 }), 60 * SECOND),

@@ -235,7 +235,7 @@ describe('loadConfig: errors', () => {
     const err = configError(() => loadText('[network]\nport = "abc"\n[limitation]\nmax_limit = -1\n[metrics]\nenabled = "yes"\n'));
     const lines = err.message.split('\n');
     assert.equal(lines.length, 3);
-    assert.match(lines[0]!, /^config error in \/.*relay\.toml: network\.port: expected an integer between 1 and 65535, got "abc"$/);
+    assert.match(lines[0]!, /^config error in \/.*relay\.toml: network\.port: expected an integer between 0 and 65535, got "abc"$/);
     assert.ok(lines.some((l) => l.endsWith('limitation.max_limit: expected a positive integer, got -1')));
     assert.ok(lines.some((l) => l.endsWith('metrics.enabled: expected true or false, got "yes"')));
     assert.equal(err.key, 'network.port');
@@ -334,7 +334,7 @@ describe('loadConfig: environment overrides', () => {
   test('a bad env value names the variable', () => {
     const err = configError(() => loadConfig(file(), { MLS_RELAY_NETWORK__PORT: 'abc', MLS_RELAY_COUNT__ENABLED: 'yes' }));
     assert.equal(err.key, 'MLS_RELAY_NETWORK__PORT', 'problems follow the file order of sections');
-    assert.match(err.message, /MLS_RELAY_NETWORK__PORT \(network\.port\): expected an integer between 1 and 65535, got "abc"/);
+    assert.match(err.message, /MLS_RELAY_NETWORK__PORT \(network\.port\): expected an integer between 0 and 65535, got "abc"/);
     assert.match(err.message, /MLS_RELAY_COUNT__ENABLED \(count\.enabled\): expected true, false, 1 or 0, got "yes"/);
     assert.match(configError(() => loadConfig(file(), { PORT: '80a' })).message, /PORT \(network\.port\): expected an integer/);
   });

@@ -1,0 +1,159 @@
+import { open, type Database, type DatabaseOptions, type Key, type RootDatabase } from 'lmdb';
+import { matchFilter } from '../protocol/filter-match.js';
+import { expirationOf } from '../protocol/kinds.js';
+import type { Filter, NostrEvent } from '../protocol/types.js';
+import { fromRecord, MAX_SEQ, MAX_TS, MIN_TS, openStoreDbs, type StoreDbs } from './keys.js';
+import { planFilter, type IndexName } from './planner.js';
+import { runCount, runQuery, type CountOptions, type CountResult, type QueryOptions, type QueryResult } from './query.js';
+import { isTombstonedIn, sweepExpiredIn, Writer, type WriterHost } from './writer.js';
+
+export interface OpenOptions {
+  path: string;
+  /** Initial map size in bytes; lmdb-js grows the map on demand when omitted. */
+  mapSize?: number;
+  /** Sub-databases in the environment, ours (11) plus the other rooms' tables. */
+  maxDbs?: number;
+}
+
+export interface StoreStats {
+  /** Events currently stored. */
+  events: number;
+  /** Current LMDB map size in bytes. */
+  mapSize: number;
+  /** Bytes of the map in use (last page × page size). */
+  usedBytes: number;
+  /** Highest sequence number handed out. */
+  seq: number;
+}
+
+/** Events removed by one sweep call at most, so one transaction stays short. */
+export const SWEEP_BATCH = 1000;
+
+/**
+ * The event store: an LMDB environment, the read API (has, tombstone check, query,
+ * count, export) and its one Writer. Opening scans nothing: the next seq is read
+ * from the last key of the events table.
+ */
+export class EventStore implements WriterHost {
+  private closed = false;
+  private attached: Writer | undefined;
+  private readonly lastSeqAtOpen: number;
+
+  private constructor(
+    private readonly env: RootDatabase,
+    private readonly dbs: StoreDbs,
+  ) {
+    let last = 0;
+    for (const k of dbs.events.getKeys({ reverse: true, limit: 1 })) last = k;
+    this.lastSeqAtOpen = last;
+  }
+
+  /** The store's single writer (`new Writer(store)` and this getter give the same one). */
+  get writer(): Writer {
+    return this.attached ?? new Writer(this);
+  }
+
+  /** @internal Handed to the Writer constructor once; a second writer is refused. */
+  internals(writer: Writer): { env: RootDatabase; dbs: StoreDbs; lastSeq: number } {
+    if (this.attached !== undefined) throw new Error('this store already has a writer');
+    if (this.closed) throw new Error('store is closed');
+    this.attached = writer;
+    return { env: this.env, dbs: this.dbs, lastSeq: this.lastSeqAtOpen };
+  }
+
+  static open(opts: OpenOptions): EventStore {
+    const env = open({
+      path: opts.path,
+      maxDbs: opts.maxDbs ?? 64,
+      ...(opts.mapSize !== undefined ? { mapSize: opts.mapSize } : {}),
+    });
+    return new EventStore(env, openStoreDbs(env));
+  }
+
+  /**
+   * A table for another room (gateway state) in the same environment, so its writes
+   * made from a WriteEffect commit in the event's transaction.
+   */
+  openDB<V = unknown, K extends Key = Key>(name: string, opts: DatabaseOptions = {}): Database<V, K> {
+    if (name.startsWith('ev:')) throw new Error(`table name ${name} is reserved for the event store`);
+    return this.env.openDB<V, K>(name, opts);
+  }
+
+  /** Pre-check before signature verification: is this id stored? */
+  has(id: string): boolean {
+    return this.dbs.ids.doesExist(id);
+  }
+
+  /** Pre-check before signature verification: has NIP-09 deleted this event? */
+  isTombstoned(event: NostrEvent): boolean {
+    return isTombstonedIn(this.dbs, event);
+  }
+
+  /** One stored event by id (expired ones included, as they are until swept). */
+  get(id: string): NostrEvent | undefined {
+    const seq = this.dbs.ids.get(id);
+    if (seq === undefined) return undefined;
+    const rec = this.dbs.events.get(seq);
+    return rec === undefined ? undefined : fromRecord(rec);
+  }
+
+  query(filters: readonly Filter[], opts: QueryOptions): QueryResult {
+    return runQuery(this.dbs, filters, opts);
+  }
+
+  count(filters: readonly Filter[], opts: CountOptions): CountResult {
+    return runCount(this.dbs, filters, opts);
+  }
+
+  /** The index the planner picks for this filter (for tests and the debug view). */
+  explain(filter: Filter): IndexName {
+    return planFilter(this.dbs, filter).index;
+  }
+
+  /**
+   * Delete up to `max` events whose NIP-40 expiration <= nowSec, in one short
+   * transaction of its own; returns how many. Synchronous like the writer's commits,
+   * so it cannot interleave with a batch.
+   */
+  sweepExpired(nowSec: number, max = SWEEP_BATCH): number {
+    return this.env.transactionSync(() => sweepExpiredIn(this.dbs, nowSec, max));
+  }
+
+  /**
+   * Every stored, unexpired event matching `filter` (all when omitted), oldest first
+   * by created_at. Lazy: the CLI streams a dump of any size through it.
+   */
+  *exportEvents(filter?: Filter): Iterable<NostrEvent> {
+    const now = Math.floor(Date.now() / 1000);
+    const start = [filter?.since ?? MIN_TS];
+    const end = [filter?.until ?? MAX_TS, MAX_SEQ];
+    for (const k of this.dbs.created.getKeys({ start, end })) {
+      const rec = this.dbs.events.get((k as number[])[1]!);
+      if (rec === undefined) continue;
+      const e = fromRecord(rec);
+      const exp = expirationOf(e);
+      if (exp !== undefined && exp <= now) continue;
+      if (filter !== undefined && !matchFilter(filter, e)) continue;
+      yield e;
+    }
+  }
+
+  stats(): StoreStats {
+    const env = this.env.getStats() as { mapSize: number; lastPageNumber: number; pageSize: number };
+    const events = this.dbs.events.getStats() as { entryCount: number };
+    return {
+      events: events.entryCount,
+      mapSize: env.mapSize,
+      usedBytes: (env.lastPageNumber + 1) * env.pageSize,
+      seq: this.attached?.lastSeq ?? this.lastSeqAtOpen,
+    };
+  }
+
+  /** Waits for everything queued in the writer to commit, then closes the environment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.attached !== undefined) await this.attached.close();
+    await this.env.close();
+  }
+}

@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import type { Database, Key, RootDatabase } from 'lmdb';
+import type { NostrEvent } from '../protocol/types.js';
+
+/**
+ * Layout of the event store inside the LMDB environment: the sub-databases, the
+ * record format and every index key. Index keys are ordered-binary arrays ending in
+ * [created_at, seq] so that one reverse cursor walks an index newest first, and so a
+ * range can be bounded by since/until without touching the events themselves.
+ *
+ * Sub-database names carry an `ev:` prefix because the gateway's side tables live in
+ * the same environment and pick their own names.
+ */
+export const DB_NAMES = {
+  events: 'ev:events', // seq -> EventRecord
+  ids: 'ev:ids', // id -> seq
+  created: 'ev:i_created', // [created_at, seq]
+  kind: 'ev:i_kind', // [kind, created_at, seq]
+  author: 'ev:i_author', // [pubkey, created_at, seq]
+  authorKind: 'ev:i_author_kind', // [pubkey, kind, created_at, seq]
+  tag: 'ev:i_tag', // [letter, value, created_at, seq]
+  replace: 'ev:replace', // [kind, pubkey, d] -> seq of the surviving event
+  expiration: 'ev:i_expiration', // [expiration, seq]
+  tomb: 'ev:tomb', // [id, deleter pubkey]
+  coordTomb: 'ev:coord_tomb', // [kind, pubkey, d] -> created_at of the newest deletion
+} as const;
+
+export interface StoreDbs {
+  events: Database<EventRecord, number>;
+  ids: Database<number, string>;
+  created: Database<Buffer, Key>;
+  kind: Database<Buffer, Key>;
+  author: Database<Buffer, Key>;
+  authorKind: Database<Buffer, Key>;
+  tag: Database<Buffer, Key>;
+  replace: Database<number, Key>;
+  expiration: Database<Buffer, Key>;
+  tomb: Database<Buffer, Key>;
+  coordTomb: Database<number, Key>;
+}
+
+/** Index entries carry all their information in the key; the value is never read. */
+export const EMPTY = Buffer.alloc(0);
+
+export function openStoreDbs(env: RootDatabase): StoreDbs {
+  // Index tables use binary values so an entry costs its key plus zero bytes and
+  // cursors never decode a value (we only ever call getKeys on them).
+  const index = (name: string) => env.openDB<Buffer, Key>(name, { encoding: 'binary' });
+  return {
+    events: env.openDB<EventRecord, number>(DB_NAMES.events, {}),
+    ids: env.openDB<number, string>(DB_NAMES.ids, {}),
+    created: index(DB_NAMES.created),
+    kind: index(DB_NAMES.kind),
+    author: index(DB_NAMES.author),
+    authorKind: index(DB_NAMES.authorKind),
+    tag: index(DB_NAMES.tag),
+    replace: env.openDB<number, Key>(DB_NAMES.replace, {}),
+    expiration: index(DB_NAMES.expiration),
+    tomb: index(DB_NAMES.tomb),
+    coordTomb: env.openDB<number, Key>(DB_NAMES.coordTomb, {}),
+  };
+}
+
+/** Upper sentinels for range bounds; no real created_at or seq comes near them. */
+export const MAX_TS = 2 ** 48;
+export const MIN_TS = -(2 ** 48);
+export const MAX_SEQ = 2 ** 52;
+
+/**
+ * Records are msgpack arrays rather than objects: no field names are stored per event
+ * (about 45 bytes each) and decoding an array is cheaper than a map. Extra properties
+ * a client may have sent are dropped here, so what we serve is exactly NIP-01.
+ */
+export type EventRecord = [
+  id: string,
+  pubkey: string,
+  created_at: number,
+  kind: number,
+  tags: string[][],
+  content: string,
+  sig: string,
+];
+
+export function toRecord(e: NostrEvent): EventRecord {
+  return [e.id, e.pubkey, e.created_at, e.kind, e.tags, e.content, e.sig];
+}
+
+export function fromRecord(r: EventRecord): NostrEvent {
+  return { id: r[0], pubkey: r[1], created_at: r[2], kind: r[3], tags: r[4], content: r[5], sig: r[6] };
+}
+
+/**
+ * Tag values are indexed by at most this many characters: LMDB keys are limited
+ * (about 1.9 KB here) and long values are never selective prefixes anyway. A query
+ * truncates its values the same way and post-filters with matchFilter, so truncation
+ * can only add candidates, never lose matches.
+ */
+export const TAG_VALUE_MAX = 200;
+
+export function tagIndexValue(value: string): string {
+  return value.length > TAG_VALUE_MAX ? value.slice(0, TAG_VALUE_MAX) : value;
+}
+
+/**
+ * The d part of a replace key. Unlike tag values it must stay exact (two different
+ * d values are two different slots), so long ones are hashed instead of cut. The
+ * hashed form cannot collide with another author's slot because pubkey is in the key.
+ */
+export function dKeyPart(d: string): string {
+  return d.length > 256 ? '#' + createHash('sha256').update(d).digest('hex') : d;
+}
+
+/** Single-letter tags with a value are indexed; anything else is post-filtered. */
+export function isIndexedTag(tag: string[]): boolean {
+  return tag.length > 1 && tag[0]!.length === 1;
+}
+
+/**
+ * Every index entry of one event, given to `fn` so insert and removal walk exactly the
+ * same keys (a removal that missed a key would leave a dangling index entry).
+ * The replace and expiration keys are handled by the writer (they carry values or
+ * depend on the kind).
+ */
+export function forEachIndexKey(
+  dbs: StoreDbs,
+  e: NostrEvent,
+  seq: number,
+  fn: (db: Database<Buffer, Key>, key: Key) => void,
+): void {
+  const ca = e.created_at;
+  fn(dbs.created, [ca, seq]);
+  fn(dbs.kind, [e.kind, ca, seq]);
+  fn(dbs.author, [e.pubkey, ca, seq]);
+  fn(dbs.authorKind, [e.pubkey, e.kind, ca, seq]);
+  for (const tag of e.tags) {
+    if (isIndexedTag(tag)) fn(dbs.tag, [tag[0]!, tagIndexValue(tag[1]!), ca, seq]);
+  }
+}

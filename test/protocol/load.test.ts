@@ -1,0 +1,41 @@
+/** Concurrent ingest: 1,000 events from 10 connections, all acknowledged and all served. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Event } from 'nostr-tools/pure';
+import { rawClient, sharedRelay } from '../helpers/fixture.js';
+import { newKeys, now, publishAll, signEvent } from '../helpers/ws-client.js';
+
+const CONNECTIONS = 10;
+const PER_CONNECTION = 100;
+const TOTAL = CONNECTIONS * PER_CONNECTION;
+
+const relay = sharedRelay({ toml: `[limitation]\nmax_limit = ${TOTAL * 2}\n` });
+
+test(`${TOTAL} events from ${CONNECTIONS} concurrent connections: all OK true, all served`, { timeout: 60_000 }, async (t) => {
+  const authors = Array.from({ length: CONNECTIONS }, () => newKeys());
+  const base = now() - 2 * PER_CONNECTION;
+  const batches: Event[][] = authors.map((k, ci) =>
+    Array.from({ length: PER_CONNECTION }, (_, i) =>
+      signEvent(k, { created_at: base + i, content: `conn ${ci} event ${i}`, tags: [['t', 'load']] }),
+    ),
+  );
+  const clients = await Promise.all(authors.map(() => rawClient(t, relay().url)));
+
+  const started = Date.now();
+  const oks = await Promise.all(clients.map((c, i) => publishAll(c, batches[i]!, 30_000)));
+  const elapsed = Date.now() - started;
+  const refused = oks.flat().filter((ok) => ok[2] !== true);
+  assert.deepEqual(refused, [], `${refused.length} events refused`);
+  t.diagnostic(`ingest: ${TOTAL} events in ${elapsed} ms`);
+
+  const reader = await rawClient(t, relay().url);
+  const qStart = Date.now();
+  const res = await reader.reqWithTimeout(20_000, 'all', { authors: authors.map((k) => k.pk), limit: TOTAL });
+  t.diagnostic(`query: ${res.events.length} events in ${Date.now() - qStart} ms`);
+  assert.equal(res.eose, true);
+  assert.equal(res.events.length, TOTAL);
+  const want = new Set(batches.flat().map((e) => e.id));
+  const got = new Set(res.events.map((e) => e.id));
+  assert.equal(got.size, TOTAL, 'no duplicates');
+  for (const id of want) assert.ok(got.has(id), `event ${id} not served`);
+});
