@@ -7,6 +7,7 @@ import { parseFilters } from '../src/protocol/filter-parse.js';
 import { validateEvent } from '../src/protocol/event-validate.js';
 import type { NostrEvent } from '../src/protocol/types.js';
 import { checkAuthEvent } from '../src/pipeline/auth.js';
+import { firstRejection } from '../src/pipeline/hooks.js';
 import type { Subscriber } from '../src/pipeline/fanout.js';
 import type { RelayContext } from '../src/relay-context.js';
 import { SubscriptionActor } from './subscription.js';
@@ -159,11 +160,15 @@ export class ConnectionActor implements Supervised, Subscriber {
       return this.send(closedMsg(subId, `blocked: too many subscriptions (max ${lim.max_subscriptions})`));
     }
     this.closeSub(subId);
+    const gate = firstRejection(this.ctx.hooks.req, parsed.filters, this);
+    if (gate !== undefined) {
+      this.closeSub(subId);
+      return this.send(closedMsg(subId, gate));
+    }
     const sub = new SubscriptionActor(this, subId, parsed.filters, {
-      store: this.ctx.store,
+      reader: this.ctx.reader,
       match: this.ctx.match,
-      mayRead: (e, c) => this.ctx.fanout.mayRead(e, c),
-      limits: () => ({ maxLimit: this.ctx.config().limitation.max_limit, queryTimeoutMs: this.ctx.config().data.db_query_timeout }),
+      limits: () => ({ maxLimit: this.ctx.config().limitation.max_limit, timeoutMs: this.ctx.config().data.db_query_timeout }),
     });
     this.subs.set(subId, sub);
     this.ctx.supervisor.add({ actor: sub, onFailure: 'stop' });
@@ -192,7 +197,9 @@ export class ConnectionActor implements Supervised, Subscriber {
     const lim = cfg.limitation;
     const parsed = parseFilters(rawFilters, { maxFilters: lim.max_filters, maxLimit: lim.max_limit, minPrefix: lim.min_prefix });
     if (!parsed.ok) return this.send(closedMsg(subId, parsed.reason));
-    const { count, timedOut } = this.ctx.store.count(parsed.filters, { deadline: Date.now() + cfg.data.db_query_timeout });
+    const gate = firstRejection(this.ctx.hooks.req, parsed.filters, this);
+    if (gate !== undefined) return this.send(closedMsg(subId, gate));
+    const { count, timedOut } = this.ctx.reader.count(parsed.filters, this, cfg.data.db_query_timeout);
     if (timedOut) return this.send(closedMsg(subId, 'error: count timed out, narrow the filters'));
     this.send(countMsg(subId, count));
   }

@@ -1,10 +1,10 @@
 import { createStore } from '@xstate/store';
 import { closedMsg, eoseMsg, eventMsg } from '../src/protocol/messages.js';
-import type { Filter, NostrEvent } from '../src/protocol/types.js';
+import type { Filter } from '../src/protocol/types.js';
 import type { Supervised } from './supervisor.js';
 import type { Client } from '../src/pipeline/types.js';
-import type { EventStore } from '../src/storage/event-store.js';
 import type { MatchPool } from '../src/match/match-pool.js';
+import type { Reader, ReadLimits } from '../src/pipeline/reader.js';
 
 /** What a subscription needs from its connection. */
 export interface SubscriptionOwner extends Client {
@@ -12,10 +12,9 @@ export interface SubscriptionOwner extends Client {
 }
 
 export interface SubscriptionDeps {
-  store: EventStore;
+  reader: Reader;
   match: MatchPool;
-  mayRead: (event: NostrEvent, client: Client) => boolean;
-  limits: () => { maxLimit: number; queryTimeoutMs: number };
+  limits: () => ReadLimits;
 }
 
 /**
@@ -54,27 +53,19 @@ export class SubscriptionActor implements Supervised {
    * delivered (perhaps twice, which NIP-01 clients tolerate) rather than lost.
    */
   start(): void {
-    const { store, match, mayRead, limits } = this.deps;
-    const { maxLimit, queryTimeoutMs } = limits();
+    const { reader, match, limits } = this.deps;
     match.add(this.owner.connId, this.subId, this.filters);
     const wantsStored = this.filters.some((f) => f.limit !== 0);
     let sent = 0;
     if (wantsStored) {
-      const { events, timedOut } = store.query(this.filters, {
-        limitDefault: maxLimit,
-        limitMax: maxLimit,
-        deadline: Date.now() + queryTimeoutMs,
-      });
+      const { events, timedOut } = reader.query(this.filters, this.owner, limits());
       if (timedOut) {
         this.stop('query timed out');
         this.owner.send(closedMsg(this.subId, 'error: query timed out, narrow the filters'));
         return;
       }
-      for (const event of events) {
-        if (!mayRead(event, this.owner)) continue;
-        this.owner.send(eventMsg(this.subId, JSON.stringify(event)));
-        sent++;
-      }
+      for (const event of events) this.owner.send(eventMsg(this.subId, JSON.stringify(event)));
+      sent = events.length;
     }
     this.owner.send(eoseMsg(this.subId));
     this.state.trigger.eose({ stored: sent });

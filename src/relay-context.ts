@@ -7,6 +7,9 @@ import type { Supervisor } from '../actors/supervisor.js';
 import type { Ingest } from './pipeline/ingest.js';
 import type { Fanout } from './pipeline/fanout.js';
 import type { ConnectionActor } from '../actors/connection.js';
+import type { Hooks } from './pipeline/hooks.js';
+import type { Reader } from './pipeline/reader.js';
+import type { Visibility } from './pipeline/visibility.js';
 
 /** Plain counters until the metrics issue brings prom-client. */
 export interface RelayCounters {
@@ -29,6 +32,9 @@ export interface RelayContext {
   supervisor: Supervisor;
   ingest: Ingest;
   fanout: Fanout;
+  reader: Reader;
+  visibility: Visibility;
+  hooks: Hooks;
   connections: Map<number, ConnectionActor>;
   metrics: RelayCounters;
   startedAt: number;

@@ -7,7 +7,9 @@ import { log } from './log.js';
 import { MatchPool } from './match/match-pool.js';
 import { Fanout } from './pipeline/fanout.js';
 import { Ingest } from './pipeline/ingest.js';
-import { corePolicies } from './pipeline/policy.js';
+import { coreHooks } from './pipeline/hooks.js';
+import { Reader } from './pipeline/reader.js';
+import { Visibility } from './pipeline/visibility.js';
 import type { RelayContext } from './relay-context.js';
 import { EventStore } from './storage/event-store.js';
 import { Writer } from './storage/writer.js';
@@ -42,18 +44,29 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
 
   const supervisor = new Supervisor();
   const connections = new Map<number, ConnectionActor>();
-  const fanout = new Fanout(match, connections, []);
+  const visibility = new Visibility();
+  const hooks = coreHooks();
+  const fanout = new Fanout(match, connections, visibility);
+  const reader = new Reader(store, visibility);
   const metrics = { connectionsTotal: 0, eventsAccepted: 0, slowConsumerCutoffs: 0 };
-  const ingest = new Ingest({
+  hooks.afterAccept.push(() => metrics.eventsAccepted++);
+  const ingest = new Ingest({ config: getConfig, store, writer, verify, fanout, hooks });
+  const ctx: RelayContext = {
     config: getConfig,
     store,
     writer,
     verify,
+    match,
+    supervisor,
+    ingest,
     fanout,
-    policies: [...corePolicies],
-    onAccepted: () => metrics.eventsAccepted++,
-  });
-  const ctx: RelayContext = { config: getConfig, store, writer, verify, match, supervisor, ingest, fanout, connections, metrics, startedAt };
+    reader,
+    visibility,
+    hooks,
+    connections,
+    metrics,
+    startedAt,
+  };
 
   const router = new Router().add(...coreRoutes(ctx, () => ready));
   const front = createHttpFront(ctx, router);

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { ConnectionActor } from '../../actors/connection.js';
 import { log } from '../log.js';
+import { firstRejection } from '../pipeline/hooks.js';
 import type { RelayContext } from '../relay-context.js';
 import { clientAddress } from './client-address.js';
 import type { Router } from './router.js';
@@ -39,8 +40,10 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
     const cfg = ctx.config();
     if (!accepting) return refuse(socket, 503, 'shutting down');
     if (ctx.connections.size >= cfg.limitation.max_connections) return refuse(socket, 503, 'too many connections');
+    const remote = clientAddress(req, cfg.network.real_ip_header, cfg.network.trusted_proxies);
+    const refusal = firstRejection(ctx.hooks.connect, remote);
+    if (refusal !== undefined) return refuse(socket, refusal.startsWith('rate-limited') ? 429 : 403, refusal);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const remote = clientAddress(req, cfg.network.real_ip_header, cfg.network.trusted_proxies);
       const conn = new ConnectionActor(ctx, ws, nextConnId++, remote, req.headers.host ?? '');
       ctx.connections.set(conn.connId, conn);
       ctx.supervisor.add({ actor: conn, onFailure: 'stop' });
@@ -72,5 +75,9 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
 
 function refuse(socket: Duplex, status: number, reason: string): void {
   log.warn({ reason }, 'upgrade refused');
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  const body = JSON.stringify({ error: reason, code: status === 429 ? 'rate_limited' : status === 403 ? 'forbidden' : 'unavailable' });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : status === 403 ? 'Forbidden' : 'Service Unavailable'}\r\n` +
+      `Connection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }

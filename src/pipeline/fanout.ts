@@ -1,7 +1,8 @@
 import { log } from '../log.js';
 import type { MatchPool } from '../match/match-pool.js';
 import type { NostrEvent } from '../protocol/types.js';
-import type { Client, ReadRule } from './types.js';
+import type { Client } from './types.js';
+import type { Visibility } from './visibility.js';
 
 /** The receiving side of fan-out: a live connection that can take a serialized EVENT. */
 export interface Subscriber extends Client {
@@ -19,7 +20,7 @@ export class Fanout {
   constructor(
     private readonly match: MatchPool,
     private readonly subscribers: ReadonlyMap<number, Subscriber>,
-    private readonly readRules: ReadRule[],
+    private readonly visibility: Visibility,
   ) {}
 
   publish(event: NostrEvent): void {
@@ -29,17 +30,12 @@ export class Fanout {
         const json = JSON.stringify(event);
         for (const [connId, subId] of targets) {
           const sub = this.subscribers.get(connId);
-          if (!sub || !this.mayRead(event, sub)) continue;
+          if (!sub || !this.visibility.mayRead(event, sub)) continue;
           sub.deliver(subId, event, json);
           this.delivered++;
         }
       },
       (err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'fan-out match failed'),
     );
-  }
-
-  mayRead(event: NostrEvent, client: Client): boolean {
-    for (const rule of this.readRules) if (!rule(event, client)) return false;
-    return true;
   }
 }

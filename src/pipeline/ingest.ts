@@ -6,7 +6,8 @@ import type { EventStore } from '../storage/event-store.js';
 import type { Writer } from '../storage/writer.js';
 import type { VerifyPool } from '../verify/pool.js';
 import type { Fanout } from './fanout.js';
-import type { Client, EventPolicy, IngestResult } from './types.js';
+import { firstRejection, type Hooks } from './hooks.js';
+import type { Client, IngestResult } from './types.js';
 
 const VERIFY_FAILURE: Record<number, string> = {
   1: 'invalid: event id does not match the serialized event',
@@ -19,9 +20,7 @@ export interface IngestDeps {
   writer: Writer;
   verify: VerifyPool;
   fanout: Fanout;
-  policies: EventPolicy[];
-  /** Called once per accepted (stored or ephemeral) event, for metrics. */
-  onAccepted?: (event: NostrEvent) => void;
+  hooks: Hooks;
 }
 
 /**
@@ -33,7 +32,7 @@ export class Ingest {
   constructor(private readonly deps: IngestDeps) {}
 
   async submit(raw: unknown, client: Client): Promise<IngestResult> {
-    const { store, writer, verify, fanout, policies } = this.deps;
+    const { store, writer, verify, hooks } = this.deps;
     const lim = this.deps.config().limitation;
     const checked = validateEvent(
       raw,
@@ -56,22 +55,36 @@ export class Ingest {
     const verdict = await verify.verify(event);
     if (verdict !== 0) return { id: event.id, ok: false, message: VERIFY_FAILURE[verdict] ?? 'invalid: verification failed' };
 
-    for (const policy of policies) {
-      const rejection = policy(event, client);
-      if (rejection !== undefined) return { id: event.id, ok: false, message: rejection };
-    }
+    const rejection = firstRejection(hooks.event, event, client);
+    if (rejection !== undefined) return { id: event.id, ok: false, message: rejection };
 
     if (ephemeral) {
-      this.deps.onAccepted?.(event);
-      fanout.publish(event);
+      this.accepted(event, client);
       return { id: event.id, ok: true, message: '' };
     }
 
-    const outcome = await writer.submit(event);
-    if (outcome.stored) {
-      this.deps.onAccepted?.(event);
-      fanout.publish(event);
-    }
+    const outcome = await writer.submit(event, this.effectFor(event, client));
+    if (outcome.stored) this.accepted(event, client);
     return { id: event.id, ok: outcome.ok, message: outcome.message };
+  }
+
+  /** The write-time effects of all steps that want one, folded into a single callback. */
+  private effectFor(event: NostrEvent, client: Client): (() => void) | undefined {
+    let work: Array<() => void> | undefined;
+    for (const effect of this.deps.hooks.effects) {
+      const w = effect(event, client);
+      if (w) (work ??= []).push(w);
+    }
+    if (!work) return undefined;
+    if (work.length === 1) return work[0];
+    const all = work;
+    return () => {
+      for (const w of all) w();
+    };
+  }
+
+  private accepted(event: NostrEvent, client: Client): void {
+    for (const after of this.deps.hooks.afterAccept) after(event, client);
+    this.deps.fanout.publish(event);
   }
 }

@@ -20,3 +20,22 @@ export type ReadRule = (event: NostrEvent, client: Client) => boolean;
 
 /** The answer to one EVENT: an OK when the event had an id, otherwise a NOTICE. */
 export type IngestResult = { id: string; ok: boolean; message: string } | { id?: undefined; notice: string };
+
+/**
+ * A write-time step: returns work to run INSIDE the event's LMDB write transaction (the
+ * gateway's side tables), or undefined. Throwing `WriteRejection` there refuses the event
+ * atomically with that message (e.g. a racing roster sequence number).
+ */
+export type EventEffect = (event: NostrEvent, client: Client) => (() => void) | undefined;
+
+/** Runs after an event is durably stored (or accepted, when ephemeral); never blocks the OK. */
+export type AfterAccept = (event: NostrEvent, client: Client) => void;
+
+/**
+ * A REQ/COUNT gate: return a CLOSED message with its prefix ("auth-required: ...",
+ * "blocked: ...", "rate-limited: ...") or undefined to let the query run.
+ */
+export type ReqPolicy = (filters: readonly import('../protocol/types.js').Filter[], client: Client) => string | undefined;
+
+/** A gate on new WebSocket connections by client address: a reason to refuse, or undefined. */
+export type ConnectPolicy = (remote: string) => string | undefined;
