@@ -1,6 +1,9 @@
 import { Supervisor } from '../actors/supervisor.js';
 import type { Config } from './config/types.js';
+import { installAccessControl } from './access/install.js';
+import { installGateway } from './gateway/install.js';
 import { coreRoutes } from './http/core-routes.js';
+import { installMetrics } from './metrics/install.js';
 import { Router } from './http/router.js';
 import { createHttpFront } from './http/server.js';
 import { log } from './log.js';
@@ -69,6 +72,9 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   };
 
   const router = new Router().add(...coreRoutes(ctx, () => ready));
+  installAccessControl(ctx);
+  installMetrics(ctx, router);
+  const stopGateway = config.extensions.mls_gateway.enabled ? await installGateway(ctx, router) : async () => undefined;
   const front = createHttpFront(ctx, router);
   const addr = await front.listen(config.network.host, config.network.port);
   ready = true;
@@ -101,6 +107,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
       await supervisor.shutdown('relay shutting down');
       for (const ws of front.wss.clients) ws.terminate();
       await closed;
+      await stopGateway();
       await store.close();
       await Promise.all([verify.close(), match.close()]);
     })());
