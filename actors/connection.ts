@@ -4,9 +4,8 @@ import { WebSocket } from 'ws';
 import { log } from '../src/log.js';
 import { authMsg, closedMsg, countMsg, noticeMsg, okMsg, parseClientMessage } from '../src/protocol/messages.js';
 import { parseFilters } from '../src/protocol/filter-parse.js';
-import { validateEvent } from '../src/protocol/event-validate.js';
 import type { NostrEvent } from '../src/protocol/types.js';
-import { checkAuthEvent } from '../src/pipeline/auth.js';
+import { authenticate } from '../src/pipeline/auth.js';
 import { firstRejection } from '../src/pipeline/hooks.js';
 import type { Subscriber } from '../src/pipeline/fanout.js';
 import type { RelayContext } from '../src/relay-context.js';
@@ -58,6 +57,11 @@ export class ConnectionActor implements Supervised, Subscriber {
     return this.state.getSnapshot().context.pubkeys;
   }
 
+  /** Bytes waiting in the socket's send buffer (the outbound queue), read by /metrics at scrape time. */
+  get queuedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
   get open(): boolean {
     return this.state.getSnapshot().context.status === 'open' && this.ws.readyState === WebSocket.OPEN;
   }
@@ -80,6 +84,7 @@ export class ConnectionActor implements Supervised, Subscriber {
     const cap = this.ctx.config().limitation.max_outbound_bytes;
     if (this.ws.bufferedAmount > cap) {
       this.ctx.metrics.slowConsumerCutoffs++;
+      this.ctx.telemetry?.sessionStopped('slow consumer');
       log.warn({ conn: this.connId, remote: this.remote, queued: this.ws.bufferedAmount }, 'slow consumer cut off');
       this.ws.terminate();
       return;
@@ -97,14 +102,17 @@ export class ConnectionActor implements Supervised, Subscriber {
     this.state.trigger.received();
     const max = this.ctx.config().limitation.max_message_length;
     if (data.length > max) {
+      this.ctx.telemetry?.message('unknown');
       this.send(noticeMsg(`invalid: message too large (${data.length} bytes, max ${max})`));
       return;
     }
     if (isBinary) {
+      this.ctx.telemetry?.message('unknown');
       this.send(noticeMsg('invalid: binary frames are not supported'));
       return;
     }
     const msg = parseClientMessage(data.toString('utf8'));
+    this.ctx.telemetry?.message(msg.type);
     switch (msg.type) {
       case 'notice':
         return this.send(noticeMsg(msg.message));
@@ -122,12 +130,15 @@ export class ConnectionActor implements Supervised, Subscriber {
   }
 
   private onEvent(raw: unknown): void {
+    const t0 = performance.now();
     this.ctx.ingest.submit(raw, this).then(
       (r) => {
+        this.ctx.telemetry?.published(this.connId, raw, r, t0);
         if (r.id === undefined) this.send(noticeMsg(r.notice));
         else this.send(okMsg(r.id, r.ok, r.message));
       },
       (err: unknown) => {
+        this.ctx.telemetry?.published(this.connId, raw, undefined, t0);
         // The event's fate is unknown to the client: say so, and keep the connection.
         log.error({ conn: this.connId, err: err instanceof Error ? err.message : String(err) }, 'ingest failed');
         const id = (raw as { id?: unknown } | null)?.id;
@@ -169,6 +180,7 @@ export class ConnectionActor implements Supervised, Subscriber {
       reader: this.ctx.reader,
       match: this.ctx.match,
       limits: () => ({ maxLimit: this.ctx.config().limitation.max_limit, timeoutMs: this.ctx.config().data.db_query_timeout }),
+      telemetry: this.ctx.telemetry,
     });
     this.subs.set(subId, sub);
     this.ctx.supervisor.add({ actor: sub, onFailure: 'stop' });
@@ -199,27 +211,23 @@ export class ConnectionActor implements Supervised, Subscriber {
     if (!parsed.ok) return this.send(closedMsg(subId, parsed.reason));
     const gate = firstRejection(this.ctx.hooks.req, parsed.filters, this);
     if (gate !== undefined) return this.send(closedMsg(subId, gate));
+    const t0 = performance.now();
     const { count, timedOut } = this.ctx.reader.count(parsed.filters, this, cfg.data.db_query_timeout);
+    this.ctx.telemetry?.queried('COUNT', this.connId, subId, parsed.filters.length, count, timedOut, t0);
     if (timedOut) return this.send(closedMsg(subId, 'error: count timed out, narrow the filters'));
     this.send(countMsg(subId, count));
   }
 
+  /** NIP-42 (src/pipeline/auth.ts): every AUTH is answered with an OK; a NOTICE only when it has no id. */
   private async onAuth(raw: unknown): Promise<void> {
-    const checked = validateEvent(raw, { maxEventTags: 100, maxOlderSec: 600, maxNewerSec: 600 }, Math.floor(Date.now() / 1000));
-    if (!checked.ok) {
-      if (checked.id) this.send(okMsg(checked.id, false, checked.reason));
-      else this.send(noticeMsg(checked.reason));
-      return;
-    }
-    const event = checked.event;
-    const relayUrl = this.ctx.config().information.relay_url;
-    const problem = checkAuthEvent(event, this.challenge, relayUrl ? new URL(relayUrl).host.toLowerCase() : this.host.toLowerCase(), Math.floor(Date.now() / 1000));
-    if (problem) return this.send(okMsg(event.id, false, problem));
-    const verdict = await this.ctx.verify.verify(event);
-    if (verdict !== 0) return this.send(okMsg(event.id, false, verdict === 1 ? 'invalid: bad event id' : 'invalid: bad signature'));
-    this.state.trigger.authenticated({ pubkey: event.pubkey });
-    log.info({ conn: this.connId, pubkey: event.pubkey }, 'authenticated');
-    this.send(okMsg(event.id, true, ''));
+    const r = await authenticate(this.ctx, raw, {
+      challenge: this.challenge,
+      host: this.host,
+      pubkeys: () => this.pubkeys,
+      admit: (pubkey) => this.state.trigger.authenticated({ pubkey }),
+    });
+    if (r.pubkey !== undefined) log.info({ conn: this.connId, pubkey: r.pubkey }, 'authenticated');
+    this.send(r.id === undefined ? noticeMsg(r.message) : okMsg(r.id, r.ok, r.message));
   }
 
   snapshot(): Record<string, unknown> {
@@ -241,6 +249,7 @@ export class ConnectionActor implements Supervised, Subscriber {
   heartbeat(now: number, timeoutMs: number): void {
     if (now - this.lastSeen > timeoutMs) {
       log.debug({ conn: this.connId, remote: this.remote }, 'heartbeat timeout');
+      this.ctx.telemetry?.sessionStopped('heartbeat timeout');
       this.ws.terminate();
       return;
     }

@@ -5,6 +5,8 @@ import type { Supervised } from './supervisor.js';
 import type { Client } from '../src/pipeline/types.js';
 import type { MatchPool } from '../src/match/match-pool.js';
 import type { Reader, ReadLimits } from '../src/pipeline/reader.js';
+import type { RelayTelemetry } from '../src/metrics/telemetry.js';
+import { filterToWire } from '../src/metrics/debug-view.js';
 
 /** What a subscription needs from its connection. */
 export interface SubscriptionOwner extends Client {
@@ -15,6 +17,8 @@ export interface SubscriptionDeps {
   reader: Reader;
   match: MatchPool;
   limits: () => ReadLimits;
+  /** nostr_relay_db_get and the `query` span; absent when metrics are not installed. */
+  telemetry?: RelayTelemetry;
 }
 
 /**
@@ -58,7 +62,9 @@ export class SubscriptionActor implements Supervised {
     const wantsStored = this.filters.some((f) => f.limit !== 0);
     let sent = 0;
     if (wantsStored) {
+      const t0 = performance.now();
       const { events, timedOut } = reader.query(this.filters, this.owner, limits());
+      this.deps.telemetry?.queried('REQ', this.owner.connId, this.subId, this.filters.length, events.length, timedOut, t0);
       if (timedOut) {
         this.stop('query timed out');
         this.owner.send(closedMsg(this.subId, 'error: query timed out, narrow the filters'));
@@ -79,7 +85,7 @@ export class SubscriptionActor implements Supervised {
 
   snapshot(): Record<string, unknown> {
     const c = this.state.getSnapshot().context;
-    return { conn: this.owner.connId, subId: this.subId, filters: c.filters, eose_sent: c.eoseSent, stored_sent: c.stored, delivered: c.delivered, status: c.status };
+    return { conn: this.owner.connId, subId: this.subId, filters: c.filters.map(filterToWire), eose_sent: c.eoseSent, stored_sent: c.stored, delivered: c.delivered, status: c.status };
   }
 
   stop(_reason: string): void {

@@ -10,8 +10,9 @@ import type { ConnectionActor } from '../actors/connection.js';
 import type { Hooks } from './pipeline/hooks.js';
 import type { Reader } from './pipeline/reader.js';
 import type { Visibility } from './pipeline/visibility.js';
+import type { RelayTelemetry } from './metrics/telemetry.js';
 
-/** Plain counters until the metrics issue brings prom-client. */
+/** Plain counters bumped where they happen; /metrics reads them at scrape time. */
 export interface RelayCounters {
   connectionsTotal: number;
   eventsAccepted: number;
@@ -37,5 +38,12 @@ export interface RelayContext {
   hooks: Hooks;
   connections: Map<number, ConnectionActor>;
   metrics: RelayCounters;
+  /**
+   * Prometheus registry and debug spans, set by installMetrics. Optional so a context built
+   * without it (unit tests, tools) still type-checks; callers use `ctx.telemetry?.`.
+   */
+  telemetry?: RelayTelemetry;
   startedAt: number;
+  /** Set by the MLS gateway when enabled: its counters and mailbox depths for the metrics module. */
+  gateway?: { stats(): import('./gateway/stats.js').GatewayStatsSnapshot };
 }

@@ -16,6 +16,8 @@ import { Visibility } from './pipeline/visibility.js';
 import type { RelayContext } from './relay-context.js';
 import { EventStore } from './storage/event-store.js';
 import { Writer } from './storage/writer.js';
+import { restoreOnStart, startBackups } from './lifecycle/backups.js';
+import { closeHttp, closeSockets, SHUTDOWN_BUDGET } from './lifecycle/shutdown.js';
 import { VerifyPool } from './verify/pool.js';
 import type { ConnectionActor } from '../actors/connection.js';
 
@@ -37,8 +39,10 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   const startedAt = Date.now();
   let ready = false;
 
+  await restoreOnStart(config);
   const store = await EventStore.open({ path: config.data.path, mapSize: config.data.map_size });
   const writer = new Writer(store);
+  const backups = startBackups(store, config);
   const [verify, match] = await Promise.all([
     VerifyPool.create({ threads: config.thread.verify || undefined }),
     MatchPool.create(),
@@ -99,16 +103,23 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      const stopBegan = Date.now();
       ready = false;
       clearInterval(heartbeat);
       clearInterval(sweep);
       const closed = front.stopAccepting();
-      // In-flight EVENTs hold writer promises: closing the store waits for the last commit.
+      // Sockets stay open until every EVENT already being processed has its OK.
+      const unfinished = await ingest.drain(SHUTDOWN_BUDGET.drainMs);
+      if (unfinished > 0) log.warn({ unfinished }, 'EVENTs still processing at the drain deadline get no OK');
       await supervisor.shutdown('relay shutting down');
-      for (const ws of front.wss.clients) ws.terminate();
-      await closed;
+      const cut = await closeSockets(front.wss, SHUTDOWN_BUDGET.closeGraceMs);
+      if (cut > 0) log.warn({ sockets: cut }, 'sockets that did not answer the close frame were cut');
+      await closeHttp(front.server, closed, SHUTDOWN_BUDGET.httpGraceMs);
       await stopGateway();
-      await store.close();
+      await writer.close();
+      const copyDone = backups ? await backups.stop(stopBegan + SHUTDOWN_BUDGET.totalMs - Date.now()) : true;
+      // Closing LMDB under a running copy is unsafe; every commit is durable already, so exiting without close loses nothing.
+      if (copyDone) await store.close();
       await Promise.all([verify.close(), match.close()]);
     })());
 

@@ -6,6 +6,8 @@ import { parseCommandArgs, requireConfigPath } from './args.js';
 
 /** How long SIGTERM may take before we give up waiting (Cloud Run kills at 10 s). */
 const STOP_DEADLINE_MS = 8_000;
+/** How long a stopped relay may wait for the event loop to empty before exiting anyway. */
+const LINGER_MS = 500;
 
 export async function runRelay(argv: string[]): Promise<number> {
   const args = parseCommandArgs(argv, { config: { type: 'string', short: 'c' }, watch: { type: 'boolean' } }, 'relay');
@@ -36,20 +38,25 @@ export async function runRelay(argv: string[]): Promise<number> {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
       stopWatch();
+      const began = Date.now();
       const timer = setTimeout(() => {
         log.error('shutdown deadline passed; exiting');
-        resolve(1);
+        // Whatever is stuck also holds the event loop open: only an explicit exit beats Cloud Run's SIGKILL.
+        process.exit(1);
       }, STOP_DEADLINE_MS);
       timer.unref();
       relay.stop().then(
         () => {
           clearTimeout(timer);
           log.info('stopped');
+          // Everything we own is closed; a handle left behind by a library must not turn a clean stop into a SIGKILL.
+          setTimeout(() => process.exit(0), Math.max(0, Math.min(LINGER_MS, began + STOP_DEADLINE_MS - Date.now()))).unref();
           resolve(0);
         },
         (err: unknown) => {
           clearTimeout(timer);
           log.error({ err: err instanceof Error ? err.message : String(err) }, 'shutdown failed');
+          setTimeout(() => process.exit(1), LINGER_MS).unref();
           resolve(1);
         },
       );

@@ -46,6 +46,8 @@ const data = table({
   path: f(c.str({ nonEmpty: true }), './data'),
   db_query_timeout: f(c.duration(), 100),
   map_size: f(positive),
+  backup_path: f(c.str({ nonEmpty: true })),
+  backup_interval: f(c.duration({ min: SECOND }), 300 * SECOND),
 });
 
 const networkFields: Record<string, Node> = {
@@ -121,6 +123,10 @@ const rate_limiter = table({
   enabled: f(c.bool, true),
   clear_interval: f(c.duration({ min: 1 }), 60 * SECOND),
   event: { kind: 'tables', item: rateRule },
+  // Generous enough for a carrier-grade NAT full of honest clients; a flood from one address still stops.
+  req_per_minute: f(nonNegative, 1200),
+  connections_per_minute: f(nonNegative, 300),
+  ip_whitelist: f(c.ipList, []),
 });
 
 const mls_gateway = table(

@@ -19,6 +19,8 @@ export interface Config {
     path: string; // resolved against process.cwd()
     db_query_timeout: number; // ms, default 100
     map_size?: number; // bytes, LMDB map size (optional override)
+    backup_path?: string; // directory for LMDB snapshots (unset = no backups); restored from when data.path is empty
+    backup_interval: number; // ms between snapshots, default 300000
   };
   network: {
     host: string; // default 127.0.0.1
@@ -56,6 +58,9 @@ export interface Config {
     enabled: boolean;
     clear_interval: number; // ms
     event: RateLimitRule[];
+    req_per_minute: number; // REQ + COUNT per client address and per authenticated pubkey, 0 = no limit
+    connections_per_minute: number; // new WebSocket connections per client address, 0 = no limit
+    ip_whitelist: string[]; // addresses/CIDRs exempt from req_per_minute and connections_per_minute
   };
   count: { enabled: boolean };
   search: { enabled: boolean };

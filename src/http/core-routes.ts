@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { safeView } from '../metrics/debug-view.js';
 import type { RelayContext } from '../relay-context.js';
 import { VERSION } from '../version.js';
 import { relayInformation } from './nip11.js';
@@ -12,18 +13,25 @@ const CORS = {
   'access-control-allow-methods': 'GET, OPTIONS',
 };
 
-/** Constant-time comparison, so a wrong key leaks nothing through timing. */
+/**
+ * Constant-time comparison, so a wrong key leaks nothing through timing. Digests of equal
+ * length are compared, so not even the key's length shows.
+ */
 export function keyMatches(given: string | undefined, expected: string | undefined): boolean {
   if (!given || !expected) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
 }
 
-function bearer(req: IncomingMessage): string | undefined {
+/** The key of an `Authorization: Bearer KEY` header, if any. */
+export function bearerToken(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
   return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
 }
+
+/** Actors listed by one GET /debug/actors at most; a relay may hold many thousands. */
+const DEBUG_LIST_CAP = 2_000;
 
 export function coreRoutes(ctx: RelayContext, isReady: () => boolean): Route[] {
   const index = (req: IncomingMessage, res: ServerResponse): void => {
@@ -50,7 +58,7 @@ export function coreRoutes(ctx: RelayContext, isReady: () => boolean): Route[] {
       sendError(res, 404, 'not_found', 'not found');
       return false;
     }
-    if (!keyMatches(bearer(req), dbg.auth)) {
+    if (!keyMatches(bearerToken(req), dbg.auth)) {
       sendError(res, 401, 'unauthorized', 'unauthorized');
       return false;
     }
@@ -82,14 +90,25 @@ export function coreRoutes(ctx: RelayContext, isReady: () => boolean): Route[] {
     {
       method: 'GET',
       path: '/debug/actors',
-      handler: (req, res) => {
+      handler: (req, res, _params, url) => {
         if (!debugGuard(req, res)) return;
-        const actors = ctx.supervisor.list().map((a) => ({ id: a.id, kind: a.kind, snapshot: a.snapshot() }));
+        // ?kind=connection narrows the list; every kind the supervisor holds is counted either way.
+        const kind = url.searchParams.get('kind') ?? undefined;
+        const all = ctx.supervisor.list(kind);
+        const actors = all.slice(0, DEBUG_LIST_CAP).map((a) => ({ id: a.id, kind: a.kind, snapshot: safeView(a.snapshot()) }));
+        const supervisor = ctx.supervisor.snapshot();
         sendJson(res, 200, {
-          supervisor: ctx.supervisor.snapshot(),
-          workers: { verify: { backend: ctx.verify.backendName, ...ctx.verify.stats }, match: ctx.match.stats() },
+          supervisor,
+          kinds: supervisor.children,
+          workers: {
+            verify: { backend: ctx.verify.backendName, threads: ctx.verify.threads, ...ctx.verify.stats },
+            match: ctx.match.stats(),
+          },
           writer: ctx.writer.stats,
+          fanout: { delivered: ctx.fanout.delivered },
+          connections: ctx.connections.size,
           actors,
+          ...(all.length > actors.length ? { truncated: true, total: all.length } : {}),
         });
       },
     },
@@ -99,8 +118,8 @@ export function coreRoutes(ctx: RelayContext, isReady: () => boolean): Route[] {
       handler: (req, res, [id]) => {
         if (!debugGuard(req, res)) return;
         const actor = ctx.supervisor.get(id!);
-        if (!actor) return sendError(res, 404, 'not_found', `no actor ${id}`);
-        sendJson(res, 200, { id: actor.id, kind: actor.kind, snapshot: actor.snapshot() });
+        if (!actor) return sendError(res, 404, 'not_found', 'no such actor');
+        sendJson(res, 200, { id: actor.id, kind: actor.kind, snapshot: safeView(actor.snapshot()) });
       },
     },
   ];

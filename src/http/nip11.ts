@@ -5,6 +5,8 @@ import { VERSION } from '../version.js';
 export function supportedNips(cfg: Config): number[] {
   const nips = [1, 9, 11, 40, 42];
   if (cfg.count.enabled) nips.push(45);
+  // Gift-wrapped Welcomes (444 → 13 → 1059) are how the gateway delivers group invitations.
+  if (cfg.extensions.mls_gateway.enabled) nips.push(59);
   nips.push(70);
   return nips;
 }
@@ -39,6 +41,15 @@ export function relayInformation(cfg: Config, verifyBackend: string): Record<str
     // Which signature backend verifies events, so operators can tell a native build from a fallback.
     software_details: { verify_backend: verifyBackend },
   };
+  const gw = cfg.extensions.mls_gateway;
+  if (gw.enabled) {
+    doc.mls_gateway = {
+      kinds: [443, 444, 445, 446, 447, 450, 1059, 10002, 10050, 10051, 30443],
+      group_policy: gw.group_policy,
+      welcome: 'gift-wrapped-444',
+      noise_dm: { kind: 446, version: 'noise.1' },
+    };
+  }
   if (info.pubkey) doc.pubkey = info.pubkey;
   if (info.contact) doc.contact = info.contact;
   return doc;

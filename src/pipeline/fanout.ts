@@ -24,15 +24,23 @@ export class Fanout {
   ) {}
 
   publish(event: NostrEvent): void {
+    const t0 = performance.now();
     this.match.match([event]).then(
       ([targets]) => {
-        if (!targets || targets.length === 0) return;
-        const json = JSON.stringify(event);
-        for (const [connId, subId] of targets) {
-          const sub = this.subscribers.get(connId);
-          if (!sub || !this.visibility.mayRead(event, sub)) continue;
-          sub.deliver(subId, event, json);
-          this.delivered++;
+        const before = this.delivered;
+        if (targets && targets.length > 0) {
+          const json = JSON.stringify(event);
+          for (const [connId, subId] of targets) {
+            const sub = this.subscribers.get(connId);
+            if (!sub || !this.visibility.mayRead(event, sub)) continue;
+            sub.deliver(subId, event, json);
+            this.delivered++;
+          }
+        }
+        // The `fanout` span: ids and counts only, never the event itself.
+        if (log.isLevelEnabled('debug')) {
+          const ms = Math.round((performance.now() - t0) * 1000) / 1000;
+          log.debug({ id: event.id, kind: event.kind, matched: targets?.length ?? 0, receivers: this.delivered - before, ms }, 'fanout');
         }
       },
       (err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'fan-out match failed'),

@@ -8,11 +8,21 @@ import type { VerifyPool } from '../verify/pool.js';
 import type { Fanout } from './fanout.js';
 import { firstRejection, type Hooks } from './hooks.js';
 import type { Client, IngestResult } from './types.js';
+import type { RelayTelemetry } from '../metrics/telemetry.js';
 
 const VERIFY_FAILURE: Record<number, string> = {
   1: 'invalid: event id does not match the serialized event',
   2: 'invalid: bad signature',
 };
+
+const SHUTTING_DOWN = 'error: relay is shutting down';
+const EVENT_ID = /^[0-9a-f]{64}$/;
+
+/** The answer to an EVENT that arrives once shutdown has begun: never stored, so never OK true. */
+function shuttingDown(raw: unknown): IngestResult {
+  const id = (raw as { id?: unknown } | null)?.id;
+  return typeof id === 'string' && EVENT_ID.test(id) ? { id, ok: false, message: SHUTTING_DOWN } : { notice: SHUTTING_DOWN };
+}
 
 export interface IngestDeps {
   config: () => Config;
@@ -29,9 +39,48 @@ export interface IngestDeps {
  * the policy chain, the writer (OK only once the commit is durable), then fan-out.
  */
 export class Ingest {
+  /** Set by installMetrics (after construction, hence not a dep); absent in bare unit tests. */
+  telemetry: RelayTelemetry | undefined;
+
+  /** EVENTs between submit and their result, so a shutdown can let each one finish. */
+  private readonly inFlight = new Set<Promise<IngestResult>>();
+  private draining = false;
+
   constructor(private readonly deps: IngestDeps) {}
 
-  async submit(raw: unknown, client: Client): Promise<IngestResult> {
+  submit(raw: unknown, client: Client): Promise<IngestResult> {
+    if (this.draining) return Promise.resolve(shuttingDown(raw));
+    const p = this.process(raw, client);
+    this.inFlight.add(p);
+    const done = () => void this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Shutdown: refuse EVENTs from now on and wait until every one already being processed
+   * has its result (verified, committed, answered by the caller's continuation, which runs
+   * before this resolves). Returns how many were still unfinished after `timeoutMs`; those
+   * get no OK, so none is acknowledged without being durable.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.draining = true;
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inFlight]),
+        new Promise((r) => {
+          timer = setTimeout(r, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // One turn of the loop so the OK frames queued by those continuations reach the sockets.
+    await new Promise((r) => setImmediate(r));
+    return this.inFlight.size;
+  }
+
+  private async process(raw: unknown, client: Client): Promise<IngestResult> {
     const { store, writer, verify, hooks } = this.deps;
     const lim = this.deps.config().limitation;
     const checked = validateEvent(
@@ -52,6 +101,7 @@ export class Ingest {
       if (store.isTombstoned(event)) return { id: event.id, ok: false, message: 'blocked: this event has been deleted' };
     }
 
+    this.telemetry?.verifying();
     const verdict = await verify.verify(event);
     if (verdict !== 0) return { id: event.id, ok: false, message: VERIFY_FAILURE[verdict] ?? 'invalid: verification failed' };
 
@@ -64,6 +114,7 @@ export class Ingest {
     }
 
     const outcome = await writer.submit(event, this.effectFor(event, client));
+    this.telemetry?.sampleWriter(writer.stats);
     if (outcome.stored) this.accepted(event, client);
     return { id: event.id, ok: outcome.ok, message: outcome.message };
   }

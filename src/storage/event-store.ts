@@ -149,6 +149,22 @@ export class EventStore implements WriterHost {
     };
   }
 
+  /** LMDB's last committed transaction id: unchanged means nothing at all was written since. */
+  lastTxnId(): number {
+    return (this.env.getStats() as { lastTxnId: number }).lastTxnId;
+  }
+
+  /**
+   * A consistent copy of the whole environment (events and every room's tables) as
+   * `<dir>/data.mdb`; `dir` must exist. LMDB copies inside one read transaction on a
+   * thread of its own, so the writer goes on meanwhile. File naming and rotation are
+   * storage/backup.ts's; do not close the store while a copy runs.
+   */
+  backup(dir: string, compact = true): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    return this.env.backup(dir, compact);
+  }
+
   /** Waits for everything queued in the writer to commit, then closes the environment. */
   async close(): Promise<void> {
     if (this.closed) return;

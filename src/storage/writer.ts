@@ -63,6 +63,13 @@ interface Item {
   resolve: (o: WriteOutcome) => void;
 }
 
+/** Work not caused by an event (gateway claims, acks, sweeps), run in the next batch transaction. */
+interface Task {
+  run: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 /** What a Writer needs from its store; EventStore.internals() hands it over once. */
 export interface WriterHost {
   internals(writer: Writer): { env: RootDatabase; dbs: StoreDbs; lastSeq: number };
@@ -105,6 +112,7 @@ export function isTombstonedIn(dbs: StoreDbs, e: NostrEvent): boolean {
 export class Writer {
   readonly stats: WriterStats = { batches: 0, lastBatchSize: 0, lastCommitMs: 0, stored: 0, queued: 0 };
   private queue: Item[] = [];
+  private tasks: Task[] = [];
   private scheduled = false;
   private closed = false;
   private idle: (() => void) | undefined;
@@ -134,10 +142,37 @@ export class Writer {
     });
   }
 
+  /**
+   * Run `task` inside the next batch transaction, after that batch's events, so it is
+   * serialized with every event write (read-modify-write without races). The promise
+   * settles once the transaction is durable; a throw rolls back only this task (child
+   * transaction) and rejects with the error. The task must be synchronous.
+   */
+  run<T>(task: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('storage is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.tasks.push({ run: task, resolve: resolve as (v: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Remove one stored event by id; only valid inside a `run` task (or an effect). For the
+   * gateway's retention sweeps. Returns whether it existed.
+   */
+  removeById(id: string): boolean {
+    const seq = this.dbs.ids.get(id);
+    if (seq === undefined) return false;
+    const rec = this.dbs.events.get(seq);
+    if (rec === undefined) return false;
+    removeEvent(this.dbs, seq, fromRecord(rec));
+    return true;
+  }
+
   /** Stop accepting items and resolve once everything queued is committed. */
   close(): Promise<void> {
     this.closed = true;
-    if (this.queue.length === 0 && !this.scheduled) return Promise.resolve();
+    if (this.queue.length === 0 && this.tasks.length === 0 && !this.scheduled) return Promise.resolve();
     return new Promise((resolve) => {
       this.idle = resolve;
     });
@@ -154,16 +189,19 @@ export class Writer {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
-    if (batch.length > 0) this.commit(batch);
-    if (this.queue.length > 0) this.schedule();
+    const tasks = this.tasks;
+    this.tasks = [];
+    if (batch.length > 0 || tasks.length > 0) this.commit(batch, tasks);
+    if (this.queue.length > 0 || this.tasks.length > 0) this.schedule();
     else if (this.idle !== undefined) {
       this.idle();
       this.idle = undefined;
     }
   }
 
-  private commit(batch: Item[]): void {
+  private commit(batch: Item[], tasks: Task[] = []): void {
     const results: WriteOutcome[] = new Array(batch.length);
+    const taskResults: Array<{ ok: boolean; value: unknown }> = new Array(tasks.length);
     const t0 = performance.now();
     let stored = 0;
     try {
@@ -174,15 +212,28 @@ export class Writer {
           if (o.stored) stored++;
           results[i] = o;
         }
+        for (let i = 0; i < tasks.length; i++) {
+          try {
+            taskResults[i] = { ok: true, value: this.env.childTransaction(tasks[i]!.run) };
+          } catch (err) {
+            taskResults[i] = { ok: false, value: err };
+          }
+        }
       });
-    } catch {
+    } catch (err) {
       // The commit itself failed (disk full, map full...): nothing of the batch exists.
       for (let i = 0; i < batch.length; i++) results[i] = outcome(false, FAILED);
+      for (let i = 0; i < tasks.length; i++) taskResults[i] = { ok: false, value: err };
       stored = 0;
+    }
+    for (let i = 0; i < tasks.length; i++) {
+      const r = taskResults[i]!;
+      if (r.ok) tasks[i]!.resolve(r.value);
+      else tasks[i]!.reject(r.value);
     }
     const s = this.stats;
     s.batches++;
-    s.lastBatchSize = batch.length;
+    if (batch.length > 0) s.lastBatchSize = batch.length;
     s.lastCommitMs = performance.now() - t0;
     s.stored += stored;
     s.queued = this.queue.length;

@@ -43,6 +43,8 @@ export interface StartRelayOptions {
   env?: Record<string, string>;
   /** Poll GET /ready until it stops answering 503 before resolving (default true). */
   waitReady?: boolean;
+  /** Extra arguments after `relay -c FILE` (e.g. ['--watch']). */
+  args?: string[];
 }
 
 export interface StopOptions {
@@ -247,7 +249,7 @@ async function startOnce(opts: StartRelayOptions, requestedPort: number): Promis
 
   const logs: string[] = [];
   const stderr: string[] = [];
-  const child = spawn(process.execPath, [RELAY_MAIN, 'relay', '-c', configPath], {
+  const child = spawn(process.execPath, [RELAY_MAIN, 'relay', '-c', configPath, ...(opts.args ?? [])], {
     cwd: REPO_ROOT,
     env: cleanEnv(opts.env),
     stdio: ['ignore', 'pipe', 'pipe'],

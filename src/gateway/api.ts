@@ -1,0 +1,366 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { upsertGroupMeta } from '../../actors/group.js';
+import { ackItem, depositItem, pickupItems } from '../../actors/mailbox.js';
+import { isMember, listMembers } from '../../actors/roster.js';
+import { sendError, sendJson } from '../http/respond.js';
+import type { Route } from '../http/router.js';
+import type { Client } from '../pipeline/types.js';
+import type { Filter, NostrEvent } from '../protocol/types.js';
+import { claimOne, stockOf } from './keypackages.js';
+import { randomId, type Gateway } from './gateway.js';
+import { checkNip98 } from './nip98.js';
+import { decodesAs, isGroupId, parseKey } from './tags.js';
+import { nowSec, type MailboxItem, type MailboxKind } from './tables.js';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const bad = (msg: string) => new HttpError(400, 'bad_request', msg);
+const forbidden = (msg: string) => new HttpError(403, 'forbidden', msg);
+const notFound = (msg: string) => new HttpError(404, 'not_found', msg);
+const HOUR = 3_600_000;
+const MAX_PAGE = 500;
+
+/** Read the raw body (NIP-98 hashes the bytes as sent) with a hard cap. */
+function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > cap) return reject(new HttpError(413, 'payload_too_large', `request body larger than ${cap} bytes`));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > cap) {
+        req.destroy();
+        reject(new HttpError(413, 'payload_too_large', `request body larger than ${cap} bytes`));
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function parseJson(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) throw bad('request body must be a JSON object');
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw bad('request body is not valid JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('request body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function keyField(v: unknown, name: string): string {
+  const k = parseKey(v);
+  if (k === undefined) throw bad(`${name} must be a hex or npub public key`);
+  return k;
+}
+
+function intParam(v: unknown, name: string, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (v === undefined || v === null || v === '') return dflt;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw bad(`${name} must be a non-negative integer`);
+  return Math.min(n, max);
+}
+
+function tagsField(v: unknown): string[][] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.length > 100 || !v.every((t) => Array.isArray(t) && t.every((x) => typeof x === 'string'))) {
+    throw bad('tags must be an array of string arrays');
+  }
+  return v as string[][];
+}
+
+function optString(v: unknown, name: string, max: number): string | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return null;
+  if (typeof v !== 'string' || v.length > max) throw bad(`${name} must be a string of at most ${max} characters`);
+  return v;
+}
+
+function b64Field(v: unknown, name: string, required: boolean): string | null {
+  if (v === undefined || v === null) {
+    if (required) throw bad(`${name} is required (base64)`);
+    return null;
+  }
+  if (typeof v !== 'string' || !decodesAs(v, 'base64')) throw bad(`${name} must be non-empty base64`);
+  return v;
+}
+
+/** The wire shape of a mailbox item (never our bookkeeping fields). */
+function itemView(item: MailboxItem): Record<string, unknown> {
+  const fromEvent = item.event ? Buffer.from(JSON.stringify(item.event)).toString('base64') : undefined;
+  const out: Record<string, unknown> = {
+    id: item.id,
+    recipient_pubkey: item.recipient_pubkey,
+    sender_pubkey: item.sender_pubkey,
+    content_b64: fromEvent ?? item.content_b64,
+    tags: item.tags,
+    created_at: item.created_at,
+    expires_at: item.expires_at,
+    picked_up_at: item.picked_up_at,
+  };
+  if (item.box === 'welcome') {
+    out.group_id = item.group_id ?? null;
+    out.welcome_b64 = fromEvent ?? item.welcome_b64 ?? item.content_b64;
+    out.ratchet_tree_b64 = item.ratchet_tree_b64 ?? null;
+    if (item.event) out.event = item.event;
+  }
+  return out;
+}
+
+/**
+ * The REST API of PROTOCOL.md under api_prefix (fixed at start; enable_api is read on each
+ * request). Every endpoint but none authenticates with NIP-98 first; every answer is JSON.
+ */
+export function gatewayRoutes(gw: Gateway): Route[] {
+  const ctx = gw.ctx;
+  const prefix = gw.cfg().api_prefix.replace(/\/+$/, '');
+  const esc = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const path = (p: string) => new RegExp(`^${esc}${p}$`);
+
+  type Call = { pubkey: string; client: Client; body: Buffer; url: URL; params: string[]; req: IncomingMessage };
+  const route = (method: string, p: string, fn: (call: Call) => Promise<[number, unknown]> | [number, unknown]): Route => ({
+    method,
+    path: path(p),
+    handler: async (req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => {
+      try {
+        if (!gw.cfg().enable_api) throw notFound('not found');
+        const body = await readBody(req, ctx.config().limitation.max_message_length);
+        const auth = await checkNip98(req, body, ctx.config().information.relay_url, ctx.verify, nowSec());
+        if (!auth.ok) throw new HttpError(401, 'unauthorized', auth.error);
+        const client: Client = { connId: 0, remote: req.socket.remoteAddress ?? '', pubkeys: [auth.pubkey] };
+        const [status, out] = await fn({ pubkey: auth.pubkey, client, body, url, params, req });
+        sendJson(res, status, out);
+      } catch (err) {
+        if (err instanceof HttpError) return sendError(res, err.status, err.code, err.message);
+        throw err;
+      }
+    },
+  });
+  const rateLimited = (msg: string) => new HttpError(429, 'rate_limited', `rate-limited: ${msg}`);
+
+  const groupView = (id: string) => {
+    const g = gw.t.groups.get(id);
+    const r = gw.t.roster.get(id);
+    if (!g && !r) return undefined;
+    return {
+      group_id: id,
+      display_name: g?.display_name ?? null,
+      avatar_url: g?.avatar_url ?? null,
+      relays: g?.relays ?? [],
+      owner_pubkey: r?.owner ?? null,
+      admin_pubkeys: r?.admins ?? [],
+      member_count: r?.member_count ?? 0,
+      last_epoch: g?.last_epoch ?? null,
+      last_event_ts: g?.last_event_ts ?? null,
+      created_at: g?.created_at ?? r?.created_at ?? null,
+      updated_at: Math.max(g?.updated_at ?? 0, r?.updated_at ?? 0) || null,
+    };
+  };
+  const mayView = (id: string, pk: string) => gw.isRelayAdmin(pk) || isMember(gw.t, id, pk);
+  const mayEditGroup = (id: string, pk: string) => {
+    if (gw.isRelayAdmin(pk)) return true;
+    const r = gw.t.roster.get(id);
+    return r !== undefined && (r.owner === pk || r.admins.includes(pk));
+  };
+
+  const pickup = async (url: URL, caller: string, box: MailboxKind, dflt: number): Promise<[number, unknown]> => {
+    const recipient = keyField(url.searchParams.get('recipient'), 'recipient');
+    if (recipient !== caller) throw forbidden('only the recipient may pick up its mailbox');
+    const limit = Math.max(1, intParam(url.searchParams.get('limit'), 'limit', dflt, MAX_PAGE));
+    const items = await ctx.writer.run(() => pickupItems(gw.t, recipient, box, limit, nowSec()));
+    gw.refreshMailbox(recipient);
+    return [200, { ok: true, items: items.map(itemView) }];
+  };
+
+  const ack = async (id: string, caller: string, box: MailboxKind): Promise<[number, unknown]> => {
+    const r = await ctx.writer.run(() => ackItem(gw.t, id, box, [caller], nowSec()));
+    if (r === 'not_found') throw notFound(`no ${box} mailbox item ${id}`);
+    if (r === 'forbidden') throw forbidden('only the recipient may acknowledge this item');
+    gw.refreshMailbox(caller);
+    return [200, { ok: true }];
+  };
+
+  const deposit = async (item: MailboxItem): Promise<[number, unknown]> => {
+    await ctx.writer.run(() => depositItem(gw.t, item));
+    gw.refreshMailbox(item.recipient_pubkey);
+    return [200, { ok: true, id: item.id }];
+  };
+
+  const senderOf = (v: unknown, caller: string) => {
+    const sender = v === undefined || v === null ? caller : keyField(v, 'sender');
+    if (sender !== caller) throw forbidden('sender must be the authenticated caller');
+    return sender;
+  };
+
+  const page = async (filter: Filter, client: Client, limit: number): Promise<[number, unknown]> => {
+    const { events, timedOut } = ctx.reader.query([{ ...filter, limit: limit + 1 }], client, {
+      maxLimit: limit + 1,
+      timeoutMs: Math.max(ctx.config().data.db_query_timeout, 1000),
+    });
+    if (timedOut) throw new HttpError(503, 'timeout', 'query timed out, narrow it with since');
+    const messages = events.slice(0, limit);
+    return [200, { ok: true, messages, count: messages.length, has_more: events.length > limit }];
+  };
+
+  return [
+    route('GET', '/groups', ({ pubkey }) => {
+      const ids = new Set<string>();
+      for (const k of gw.t.roster.getKeys({})) ids.add(k as string);
+      for (const k of gw.t.groups.getKeys({})) ids.add(k as string);
+      const groups = [...ids].filter((id) => mayView(id, pubkey)).slice(0, 1000).map((id) => groupView(id)!);
+      return [200, { ok: true, groups }];
+    }),
+    route('POST', '/groups', async ({ pubkey, body }) => {
+      const b = parseJson(body);
+      const id = b.group_id;
+      if (typeof id !== 'string' || !isGroupId(id)) throw bad('group_id must be a non-empty string of at most 256 characters');
+      if (!mayEditGroup(id, pubkey)) throw forbidden('only relay admins or the group owner/admins may edit the registry');
+      const display_name = optString(b.display_name, 'display_name', 256);
+      const avatar_url = optString(b.avatar_url, 'avatar_url', 2048);
+      if (avatar_url && !/^https?:\/\//i.test(avatar_url)) throw bad('avatar_url must be an http(s) URL');
+      let relays: string[] | undefined;
+      if (b.relays !== undefined) {
+        if (!Array.isArray(b.relays) || b.relays.length > 20 || !b.relays.every((r) => typeof r === 'string' && /^wss?:\/\/\S+$/i.test(r))) {
+          throw bad('relays must be an array of at most 20 ws(s) URLs');
+        }
+        relays = b.relays as string[];
+      }
+      await ctx.writer.run(() => upsertGroupMeta(gw.t, id, { display_name, avatar_url, relays }, nowSec()));
+      gw.stats.groups_updated++;
+      gw.refresh(`group:${id}`, () => gw.groupActor(id).refresh());
+      return [200, { ok: true, group: groupView(id) }];
+    }),
+    route('GET', '/groups/([^/]+)', ({ pubkey, params }) => {
+      const id = params[0]!;
+      const g = groupView(id);
+      if (!g) throw notFound(`unknown group ${id}`);
+      if (!mayView(id, pubkey)) throw forbidden('only members of the group and admins may read its registry');
+      return [200, { ok: true, group: g }];
+    }),
+    route('GET', '/groups/([^/]+)/roster', ({ pubkey, params, url }) => {
+      const id = params[0]!;
+      const r = gw.t.roster.get(id);
+      if (!r) throw notFound(`group ${id} has no roster`);
+      if (!mayView(id, pubkey)) throw forbidden('only members of the group and admins may read its roster');
+      const limit = Math.max(1, intParam(url.searchParams.get('limit'), 'limit', 50, MAX_PAGE));
+      const cursor = intParam(url.searchParams.get('cursor'), 'cursor', Number.MAX_SAFE_INTEGER);
+      const history: NostrEvent[] = [];
+      let next: string | null = null;
+      let lastSeq = 0;
+      for (const { key, value } of gw.t.rosterLog.getRange({ start: [id, cursor], end: [id, -1], reverse: true })) {
+        const seq = (key as [string, number])[1];
+        if (seq >= cursor) continue;
+        if (history.length >= limit) {
+          next = String(lastSeq);
+          break;
+        }
+        const ev = ctx.store.get(value.id);
+        if (ev) history.push(ev);
+        lastSeq = seq;
+      }
+      return [200, { ok: true, group_id: id, owner: r.owner, admins: r.admins, members: listMembers(gw.t, id), last_seq: r.last_seq, history, next }];
+    }),
+    route('GET', '/keypackages', ({ pubkey, url }) => {
+      if (url.searchParams.has('recipient')) return pickup(url, pubkey, 'keypackage', 50);
+      if (!url.searchParams.has('owner')) throw bad('give owner=KEY (stock) or recipient=KEY (mailbox)');
+      const owner = keyField(url.searchParams.get('owner'), 'owner');
+      const keypackages = stockOf(gw.t, owner, nowSec()).map((k) => ({
+        id: k.id,
+        owner: k.owner,
+        kind: k.kind,
+        ciphersuite: k.ciphersuite,
+        key_ref: k.key_ref,
+        created_at: k.created_at,
+        expires_at: k.expires_at,
+      }));
+      return [200, { ok: true, keypackages }];
+    }),
+    route('POST', '/keypackages/claim', async ({ pubkey, body }) => {
+      const owner = keyField(parseJson(body).owner, 'owner');
+      const lim = gw.cfg().rate_limits.max_claims_per_hour;
+      if (!gw.rates.hit(`claim:${pubkey}:${owner}`, lim, HOUR)) throw rateLimited(`at most ${lim} claims per owner per hour`);
+      const got = await ctx.writer.run(() => {
+        const c = claimOne(gw.t, owner, nowSec(), (id) => ctx.store.has(id));
+        const event = c && ctx.store.get(c.record.id);
+        return c && event ? { ...c, event } : undefined;
+      });
+      if (!got) throw notFound('no KeyPackage available');
+      gw.stats.keypackages_claimed++;
+      void gw.requestKeyPackages(owner);
+      return [200, { ok: true, event: got.event, last_resort: got.lastResort, remaining: got.remaining }];
+    }),
+    route('POST', '/keypackages', async ({ pubkey, body }) => {
+      const b = parseJson(body);
+      const recipient = keyField(b.recipient, 'recipient');
+      const sender = senderOf(b.sender, pubkey);
+      const content_b64 = b64Field(b.content_b64, 'content_b64', true)!;
+      const lim = gw.cfg().rate_limits.max_keypackages_per_hour;
+      if (!gw.rates.hit(`kp:${sender}`, lim, HOUR)) throw rateLimited(`at most ${lim} KeyPackages per owner per hour`);
+      const now = nowSec();
+      return deposit({
+        id: randomId(),
+        box: 'keypackage',
+        recipient_pubkey: recipient,
+        sender_pubkey: sender,
+        content_b64,
+        tags: tagsField(b.tags),
+        created_at: now,
+        expires_at: now + Math.max(1, Math.floor(gw.cfg().keypackage_ttl / 1000)),
+        picked_up_at: null,
+      });
+    }),
+    route('POST', '/keypackages/([^/]+)/ack', ({ pubkey, params }) => ack(params[0]!, pubkey, 'keypackage')),
+    route('POST', '/welcome', async ({ pubkey, body }) => {
+      const b = parseJson(body);
+      const recipient = keyField(b.recipient, 'recipient');
+      const sender = senderOf(b.sender, pubkey);
+      const welcome_b64 = b64Field(b.welcome_b64, 'welcome_b64', true)!;
+      const ratchet_tree_b64 = b64Field(b.ratchet_tree_b64, 'ratchet_tree_b64', false);
+      const group_id = optString(b.group_id, 'group_id', 256) ?? null;
+      const now = nowSec();
+      return deposit({
+        id: randomId(),
+        box: 'welcome',
+        recipient_pubkey: recipient,
+        sender_pubkey: sender,
+        content_b64: welcome_b64,
+        welcome_b64,
+        ratchet_tree_b64,
+        group_id,
+        tags: tagsField(b.tags),
+        created_at: now,
+        expires_at: now + Math.max(1, Math.floor(gw.cfg().welcome_ttl / 1000)),
+        picked_up_at: null,
+      });
+    }),
+    route('GET', '/welcome', ({ pubkey, url }) => pickup(url, pubkey, 'welcome', 20)),
+    route('POST', '/welcome/([^/]+)/ack', ({ pubkey, params }) => ack(params[0]!, pubkey, 'welcome')),
+    route('POST', '/messages/missed', ({ pubkey, client, body }) => {
+      const b = parseJson(body);
+      const since = intParam(b.since, 'since', 0);
+      const limit = Math.max(1, intParam(b.limit, 'limit', 100, MAX_PAGE));
+      return page({ kinds: [446, 1059, 447], tags: { p: [pubkey] }, since }, client, limit);
+    }),
+    route('POST', '/messages/group', ({ pubkey, client, body }) => {
+      const b = parseJson(body);
+      const group = b.group_id;
+      if (typeof group !== 'string' || !isGroupId(group)) throw bad('group_id must be a non-empty string');
+      const since = intParam(b.since, 'since', 0);
+      const limit = Math.max(1, intParam(b.limit, 'limit', 100, MAX_PAGE));
+      const policy = gw.cfg().group_policy;
+      if (policy === 'members' && !isMember(gw.t, group, pubkey)) throw forbidden(`not a member of group ${group}`);
+      return page({ kinds: [445], tags: { h: [group] }, since }, client, limit);
+    }),
+  ];
+}

@@ -1,0 +1,445 @@
+import { randomBytes } from 'node:crypto';
+import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
+import { GroupActor, recordGroupMessage, touchGroup } from '../../actors/group.js';
+import { depositItem, MailboxActor } from '../../actors/mailbox.js';
+import { addMemberFromGiftwrap, applyRoster, decideRoster, isMember, parseRosterEvent, RosterActor } from '../../actors/roster.js';
+import type { Supervised } from '../../actors/supervisor.js';
+import type { MlsGatewayConfig } from '../config/types.js';
+import { log } from '../log.js';
+import type { Client } from '../pipeline/types.js';
+import type { Filter, NostrEvent } from '../protocol/types.js';
+import type { RelayContext } from '../relay-context.js';
+import { WriteRejection } from '../storage/writer.js';
+import {
+  addToStock,
+  applyKeyPackageDeletion,
+  checkKeyPackage,
+  inStock,
+  isKeyPackageKind,
+  referencesKeyPackage,
+  stockOf,
+} from './keypackages.js';
+import { RateWindows } from './rate.js';
+import { countRejection, newStats, type GatewayStats, type GatewayStatsSnapshot } from './stats.js';
+import { countTags, decimal, isGroupId, isHexKey, onlyTag, tagValues } from './tags.js';
+import { nowSec, openGatewayTables, type GatewayTables, type MailboxItem } from './tables.js';
+
+export const GATEWAY_KINDS = [443, 444, 445, 446, 447, 450, 1059, 10002, 10050, 10051, 30443];
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+/** Admin-published 447s per target and hour (PROTOCOL.md: "rate limited per target"; the number is ours). */
+export const REQUESTS_PER_TARGET_PER_HOUR = 10;
+
+const sec = (ms: number) => Math.max(1, Math.floor(ms / 1000));
+
+/**
+ * The MLS gateway's state and rules: one instance per relay. Kind rules are split the
+ * way the pipeline runs them: `policy` (sync pre-checks, OK false), `effect` (inside the
+ * event's write transaction), `afterAccept` (actor refresh, counters), `mayRead` (every
+ * delivery path) and `reqPolicy` (CLOSED auth-required).
+ */
+export class Gateway {
+  readonly t: GatewayTables;
+  readonly stats: GatewayStats = newStats();
+  readonly rates = new RateWindows();
+  private systemCache: { secret: string; sk: Uint8Array; pk: string } | undefined;
+
+  constructor(readonly ctx: RelayContext) {
+    this.t = openGatewayTables(ctx.store);
+  }
+
+  cfg(): MlsGatewayConfig {
+    return this.ctx.config().extensions.mls_gateway;
+  }
+
+  /** The relay's own key, derived from system_secret_key (read live; the secret never leaves this object). */
+  system(): { sk: Uint8Array; pk: string } | undefined {
+    const secret = this.cfg().system_secret_key;
+    if (!secret) return undefined;
+    if (this.systemCache?.secret !== secret) {
+      const sk = Uint8Array.from(Buffer.from(secret, 'hex'));
+      this.systemCache = { secret, sk, pk: getPublicKey(sk) };
+    }
+    return this.systemCache;
+  }
+
+  readonly isRelayAdmin = (pk: string): boolean => this.cfg().admin_pubkeys.includes(pk) || this.system()?.pk === pk;
+
+  // ---- actors -------------------------------------------------------------------------
+
+  private ensure<A extends Supervised>(id: string, make: () => A): A {
+    const live = this.ctx.supervisor.get(id) as A | undefined;
+    if (live) return live;
+    const actor = make();
+    this.ctx.supervisor.add({ actor, onFailure: 'restart', restart: make });
+    return actor;
+  }
+
+  groupActor(group: string): GroupActor {
+    return this.ensure(`group:${group}`, () => new GroupActor(this.t, group));
+  }
+
+  rosterActor(group: string): RosterActor {
+    return this.ensure(`roster:${group}`, () => new RosterActor(this.t, group));
+  }
+
+  mailboxActor(recipient: string): MailboxActor {
+    return this.ensure(`mailbox:${recipient}`, () => new MailboxActor(this.t, recipient));
+  }
+
+  /** Reload an actor after a commit; a throw there restarts that actor alone. */
+  refresh(id: string, work: () => void): void {
+    this.ctx.supervisor.guard(id, work);
+  }
+
+  refreshMailbox(recipient: string): void {
+    const id = `mailbox:${recipient}`;
+    this.refresh(id, () => {
+      const box = this.mailboxActor(recipient);
+      box.refresh();
+      // "One per recipient with pending items": an emptied mailbox leaves the registry.
+      if (box.empty) this.ctx.supervisor.remove(id);
+    });
+  }
+
+  /** Start-up: every actor from the tables alone. */
+  rebuildActors(): void {
+    for (const g of this.t.groups.getKeys({})) this.groupActor(g as string);
+    for (const g of this.t.roster.getKeys({})) {
+      this.groupActor(g as string);
+      this.rosterActor(g as string);
+    }
+    let last: string | undefined;
+    for (const k of this.t.mbox.getKeys({})) {
+      const r = (k as string[])[0]!;
+      if (r !== last) this.mailboxActor(r);
+      last = r;
+    }
+  }
+
+  // ---- EVENT policy (sync, before the write) ----------------------------------------
+
+  readonly policy = (e: NostrEvent, c: Client): string | undefined => {
+    const r = this.check(e, c);
+    if (r !== undefined) countRejection(this.stats, e.kind, r);
+    return r;
+  };
+
+  private check(e: NostrEvent, c: Client): string | undefined {
+    const cfg = this.cfg();
+    const now = nowSec();
+    switch (e.kind) {
+      case 443:
+      case 30443: {
+        const bad = checkKeyPackage(this.t, e, now);
+        if (bad) return bad;
+        const lim = cfg.rate_limits.max_keypackages_per_hour;
+        if (!this.rates.hit(`kp:${e.pubkey}`, lim, HOUR)) return `rate-limited: at most ${lim} KeyPackages per owner per hour`;
+        return undefined;
+      }
+      case 444:
+        return 'invalid: kind 444 must be sealed and gift-wrapped (kind 1059)';
+      case 445: {
+        const group = onlyTag(e, 'h');
+        if (!isGroupId(group)) return 'invalid: kind 445 needs exactly one h tag with the group id';
+        if (countTags(e, 'k') > 0 && decimal(onlyTag(e, 'k')) === undefined) return 'invalid: kind 445 k tag must be one decimal epoch';
+        if (cfg.group_policy !== 'open' && c.pubkeys.length === 0) {
+          return `auth-required: kind 445 needs a connection authenticated as ${cfg.group_policy === 'members' ? 'a member of the group' : 'any pubkey'}`;
+        }
+        if (cfg.group_policy === 'members' && !c.pubkeys.some((pk) => isMember(this.t, group, pk))) {
+          return `restricted: not a member of group ${group}`;
+        }
+        const lim = cfg.rate_limits.max_group_messages_per_minute;
+        if (!this.rates.hit(`grp:${group}`, lim, MINUTE)) return `rate-limited: group ${group} is limited to ${lim} messages per minute`;
+        return undefined;
+      }
+      case 446: {
+        if (!isHexKey(onlyTag(e, 'p'))) return 'invalid: kind 446 needs exactly one p tag with the recipient pubkey';
+        const v = tagValues(e, 'v');
+        if (v.some((x) => x !== 'noise.1')) return 'invalid: kind 446 v tag must be "noise.1"';
+        return undefined;
+      }
+      case 447: {
+        const target = onlyTag(e, 'p');
+        if (!isHexKey(target)) return 'invalid: kind 447 needs exactly one p tag with the target pubkey';
+        if (!this.isRelayAdmin(e.pubkey)) return 'restricted: only relay admins may publish KeyPackage requests (kind 447)';
+        const ttlRaw = onlyTag(e, 'ttl');
+        if (countTags(e, 'ttl') > 0 && decimal(ttlRaw) === undefined) return 'invalid: kind 447 ttl tag must be decimal seconds';
+        if (countTags(e, 'min') > 0 && decimal(onlyTag(e, 'min')) === undefined) return 'invalid: kind 447 min tag must be a decimal count';
+        const ttl = decimal(ttlRaw) ?? sec(cfg.keypackage_request_ttl);
+        if (e.created_at + ttl <= now) return 'invalid: KeyPackage request expired (created_at + ttl is in the past)';
+        if (!this.rates.hit(`req:${target}`, REQUESTS_PER_TARGET_PER_HOUR, HOUR)) {
+          return `rate-limited: at most ${REQUESTS_PER_TARGET_PER_HOUR} KeyPackage requests per target per hour`;
+        }
+        return undefined;
+      }
+      case 450: {
+        const cmd = parseRosterEvent(e);
+        if (typeof cmd === 'string') return cmd;
+        return decideRoster(cmd, this.t.roster.get(cmd.group), { author: e.pubkey, connection: c.pubkeys }, this.isRelayAdmin);
+      }
+      case 1059: {
+        if (!isHexKey(onlyTag(e, 'p'))) return 'invalid: kind 1059 needs exactly one p tag with the recipient pubkey';
+        if (countTags(e, 'h') > 0 && !isGroupId(onlyTag(e, 'h'))) return 'invalid: kind 1059 takes at most one h tag with the group id';
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  // ---- write effects (inside the event's transaction) ---------------------------------
+
+  readonly effect = (e: NostrEvent, c: Client): (() => void) | undefined => {
+    const work = this.effectWork(e, c);
+    if (work === undefined) return undefined;
+    return () => {
+      try {
+        work.run();
+      } catch (err) {
+        if (err instanceof WriteRejection) countRejection(this.stats, e.kind, err.message);
+        else {
+          countRejection(this.stats, e.kind, 'error:');
+          // After the transaction unwinds: the actor is rebuilt from what actually committed.
+          setImmediate(() => this.ctx.supervisor.fail(work.actor, err));
+        }
+        throw err;
+      }
+    };
+  };
+
+  private effectWork(e: NostrEvent, c: Client): { actor: string; run: () => void } | undefined {
+    const cfg = this.cfg();
+    switch (e.kind) {
+      case 443:
+      case 30443:
+        return {
+          actor: 'gateway',
+          run: () => {
+            const pruned = addToStock(this.t, e, sec(cfg.keypackage_ttl), cfg.max_keypackages_per_user, nowSec());
+            // Pruned KeyPackages are gone for good: nobody may fetch them from the store either.
+            for (const id of pruned) this.ctx.writer.removeById(id);
+          },
+        };
+      case 445: {
+        const group = onlyTag(e, 'h')!;
+        return { actor: `group:${group}`, run: () => recordGroupMessage(this.t, group, decimal(onlyTag(e, 'k')), e.created_at, nowSec()) };
+      }
+      case 450: {
+        const cmd = parseRosterEvent(e);
+        if (typeof cmd === 'string') return undefined;
+        return {
+          actor: `roster:${cmd.group}`,
+          run: () => {
+            const now = nowSec();
+            applyRoster(this.t, e, cmd, c.pubkeys, this.isRelayAdmin, now);
+            touchGroup(this.t, cmd.group, now);
+          },
+        };
+      }
+      case 1059: {
+        const recipient = onlyTag(e, 'p')!;
+        const group = onlyTag(e, 'h');
+        const joins = cfg.membership_from_giftwrap && group !== undefined && this.mayInvite(group, c);
+        return {
+          actor: `mailbox:${recipient}`,
+          run: () => {
+            const now = nowSec();
+            const item: MailboxItem = {
+              id: e.id,
+              box: 'welcome',
+              recipient_pubkey: recipient,
+              sender_pubkey: e.pubkey,
+              content_b64: '',
+              tags: e.tags,
+              created_at: now,
+              expires_at: now + sec(cfg.welcome_ttl),
+              picked_up_at: null,
+              group_id: group ?? null,
+              ratchet_tree_b64: null,
+              event: e,
+            };
+            depositItem(this.t, item);
+            if (joins) addMemberFromGiftwrap(this.t, group, recipient, now);
+          },
+        };
+      }
+      case 5:
+        if (!referencesKeyPackage(this.t, e)) return undefined;
+        return { actor: 'gateway', run: () => void applyKeyPackageDeletion(this.t, e) };
+      default:
+        return undefined;
+    }
+  }
+
+  /** membership_from_giftwrap: the publishing connection is a relay admin or an owner/admin of the group. */
+  private mayInvite(group: string, c: Client): boolean {
+    const r = this.t.roster.get(group);
+    return c.pubkeys.some((pk) => this.isRelayAdmin(pk) || (r !== undefined && (r.owner === pk || r.admins.includes(pk))));
+  }
+
+  // ---- after the commit ---------------------------------------------------------------
+
+  readonly afterAccept = (e: NostrEvent, _c: Client): void => {
+    if (!GATEWAY_KINDS.includes(e.kind) && e.kind !== 5) return;
+    if (e.kind !== 5) this.stats.events_processed[e.kind] = (this.stats.events_processed[e.kind] ?? 0) + 1;
+    switch (e.kind) {
+      case 443:
+      case 30443:
+        this.stats.keypackages_stored++;
+        return;
+      case 445: {
+        const group = onlyTag(e, 'h')!;
+        this.stats.groups_updated++;
+        this.refresh(`group:${group}`, () => this.groupActor(group).refresh());
+        return;
+      }
+      case 450: {
+        const group = onlyTag(e, 'h')!;
+        this.stats.roster_updates++;
+        this.stats.groups_updated++;
+        this.refresh(`roster:${group}`, () => this.rosterActor(group).refresh(true));
+        this.refresh(`group:${group}`, () => this.groupActor(group).refresh());
+        return;
+      }
+      case 1059: {
+        this.refreshMailbox(onlyTag(e, 'p')!);
+        const group = onlyTag(e, 'h');
+        if (group !== undefined && this.t.roster.doesExist(group)) {
+          this.refresh(`roster:${group}`, () => this.rosterActor(group).refresh());
+          this.refresh(`group:${group}`, () => this.groupActor(group).refresh());
+        }
+        return;
+      }
+      case 5:
+        // A deletion may have taken the owner's stock below the low-water mark.
+        if (e.tags.some((t) => t[0] === 'e' || (t[0] === 'a' && t[1]?.startsWith('30443:')))) void this.requestKeyPackages(e.pubkey);
+        return;
+    }
+  };
+
+  // ---- read rules -----------------------------------------------------------------------
+
+  readonly mayRead = (e: NostrEvent, c: Client): boolean => {
+    switch (e.kind) {
+      case 443:
+      case 30443:
+        if (c.pubkeys.includes(e.pubkey)) return true;
+        if (this.ctx.config().auth.enabled && c.pubkeys.length === 0) return false;
+        // Claimed, expired or pruned KeyPackages are not handed out again through REQ.
+        return inStock(this.t, e.id, nowSec());
+      case 445: {
+        const policy = this.cfg().group_policy;
+        if (policy === 'open') return true;
+        if (c.pubkeys.length === 0) return false;
+        if (policy === 'authenticated') return true;
+        const group = onlyTag(e, 'h');
+        return group !== undefined && c.pubkeys.some((pk) => isMember(this.t, group, pk));
+      }
+      case 446: {
+        const p = onlyTag(e, 'p');
+        return c.pubkeys.some((pk) => pk === p || pk === e.pubkey);
+      }
+      case 447: {
+        const p = onlyTag(e, 'p');
+        return c.pubkeys.some((pk) => pk === p || this.isRelayAdmin(pk));
+      }
+      case 450: {
+        const group = onlyTag(e, 'h');
+        return group !== undefined && c.pubkeys.some((pk) => this.isRelayAdmin(pk) || isMember(this.t, group, pk));
+      }
+      case 1059: {
+        const p = onlyTag(e, 'p');
+        return p !== undefined && c.pubkeys.includes(p);
+      }
+      default:
+        return true;
+    }
+  };
+
+  /** Kinds an unauthenticated connection can never read. */
+  restrictedKinds(): Set<number> {
+    const s = new Set([446, 447, 450, 1059]);
+    if (this.cfg().group_policy !== 'open') s.add(445);
+    if (this.ctx.config().auth.enabled) {
+      s.add(443);
+      s.add(30443);
+    }
+    return s;
+  }
+
+  readonly reqPolicy = (filters: readonly Filter[], c: Client): string | undefined => {
+    if (c.pubkeys.length > 0) return undefined;
+    const restricted = this.restrictedKinds();
+    const onlyRestricted = filters.every((f) => f.kinds !== undefined && f.kinds.length > 0 && f.kinds.every((k) => restricted.has(k)));
+    return onlyRestricted ? 'auth-required: these kinds are only delivered to authenticated recipients and members (NIP-42)' : undefined;
+  };
+
+  // ---- KeyPackage requests (447 from the system key) ----------------------------------
+
+  /**
+   * When the owner's stock is below keypackage_low_water, publish a 447 signed by the
+   * system key, at most once per keypackage_request_ttl: the decision and its timestamp
+   * commit in one writer task, so concurrent triggers send one request.
+   */
+  async requestKeyPackages(owner: string): Promise<void> {
+    const sys = this.system();
+    if (!sys) return;
+    const cfg = this.cfg();
+    const gap = sec(cfg.keypackage_request_ttl);
+    const due = await this.ctx.writer
+      .run(() => {
+        const now = nowSec();
+        if (stockOf(this.t, owner, now).length >= cfg.keypackage_low_water) return false;
+        const last = this.t.kpReq.get(owner);
+        if (last !== undefined && now - last < gap) return false;
+        this.t.kpReq.putSync(owner, now);
+        return true;
+      })
+      .catch(() => false);
+    if (!due) return;
+    const event = finalizeEvent(
+      {
+        kind: 447,
+        created_at: nowSec(),
+        content: '',
+        tags: [
+          ['p', owner],
+          ['min', String(Math.max(1, cfg.keypackage_low_water))],
+          ['ttl', String(gap)],
+        ],
+      },
+      sys.sk,
+    ) as NostrEvent;
+    const r = await this.ctx.ingest.submit(event, { connId: 0, remote: 'gateway', pubkeys: [sys.pk] });
+    if ('ok' in r && r.ok) this.stats.keypackage_requests++;
+    else log.warn({ owner, result: 'ok' in r ? r.message : r.notice }, 'KeyPackage request (447) not published');
+  }
+
+  // ---- metrics ------------------------------------------------------------------------
+
+  snapshotStats(): GatewayStatsSnapshot {
+    const depth = { welcome: 0, keypackage: 0, recipients: 0 };
+    for (const a of this.ctx.supervisor.list('mailbox')) {
+      const d = (a as MailboxActor).depth;
+      depth.welcome += d.welcome;
+      depth.keypackage += d.keypackage;
+      depth.recipients++;
+    }
+    const rejected = Object.entries(this.stats.rejected).map(([k, count]) => {
+      const i = k.indexOf(':');
+      return { kind: k.slice(0, i), reason: k.slice(i + 1), count };
+    });
+    return {
+      ...this.stats,
+      events_processed: { ...this.stats.events_processed },
+      rejected,
+      mailbox_depth: depth,
+      groups: this.ctx.supervisor.count('group'),
+    };
+  }
+}
+
+export function randomId(): string {
+  return randomBytes(32).toString('hex');
+}
