@@ -125,3 +125,54 @@ test('list decisions: blocked before auth-required, ANY key qualifies, ANY black
   assert.equal(readDenial(compileRules({ pubkey_blacklist: [B] }), client([A])), undefined);
   assert.equal(readDenial(compileRules({ ip_whitelist: [] }), client([A]))?.label, 'ip_whitelist', 'an empty whitelist admits nobody');
 });
+
+test('installAccessControl: steps read the config live and report every rejection to the sink', async () => {
+  const { installAccessControl } = await import('../../src/access/install.js');
+  const { coreHooks, firstRejection } = await import('../../src/pipeline/hooks.js');
+  const { defaultConfig } = await import('../../src/config/load.js');
+  const { authenticate } = await import('../../src/pipeline/auth.js');
+  const A = hex('a');
+  let config = defaultConfig();
+  config.auth.enabled = true;
+  config.auth.event.pubkey_whitelist = [A];
+  config.auth.req.ip_blacklist = ['192.0.2.0/24'];
+  config.auth.event.ip_blacklist = ['192.0.2.0/24'];
+  config.rate_limiter.connections_per_minute = 2;
+  config.rate_limiter.req_per_minute = 1;
+  config.rate_limiter.event = [{ name: 'notes', description: 'notes', period: 60_000, limit: 1, kinds: [[1, 2]], ip_whitelist: [] }];
+  const hooks = coreHooks();
+  const ctx = { config: () => config, hooks } as unknown as Parameters<typeof installAccessControl>[0];
+  const seen: string[] = [];
+  const access = installAccessControl(ctx, {
+    unauthorized: (command, reason) => seen.push(`unauthorized ${command} ${reason}`),
+    rateLimited: (command, name) => seen.push(`rateLimited ${command} ${name}`),
+  });
+  try {
+    assert.match(firstRejection(hooks.connect, '192.0.2.5') ?? '', /^blocked:/);
+    assert.equal(firstRejection(hooks.connect, '198.51.100.1'), undefined);
+    assert.equal(firstRejection(hooks.connect, '198.51.100.1'), undefined);
+    assert.match(firstRejection(hooks.connect, '198.51.100.1') ?? '', /^rate-limited:/);
+    assert.match(firstRejection(hooks.event, ev(A), client([])) ?? '', /^auth-required:/);
+    assert.equal(firstRejection(hooks.event, ev(A), client([A])), undefined);
+    assert.equal(firstRejection(hooks.event, ev(A), client([A])), 'rate-limited: notes');
+    assert.equal(firstRejection(hooks.req, [{}], client([])), undefined);
+    assert.match(firstRejection(hooks.req, [{}], client([])) ?? '', /^rate-limited:/);
+    const bad = { id: hex('1'), pubkey: A, created_at: Math.floor(Date.now() / 1000), kind: 1, tags: [], content: '', sig: hex('2') + hex('2') };
+    const out = await authenticate(ctx as never, bad, { challenge: 'c', host: 'h', pubkeys: () => [], admit: () => undefined });
+    assert.equal(out.ok, false);
+    // A reload is a new config object: the new lists apply to the next call.
+    config = { ...config, auth: { ...config.auth, event: {} }, rate_limiter: { ...config.rate_limiter, enabled: false } };
+    assert.equal(firstRejection(hooks.event, ev(A), client([])), undefined);
+    assert.deepEqual(seen, [
+      'unauthorized CONNECT ip_blacklist',
+      'rateLimited CONNECT connections_per_minute',
+      'unauthorized EVENT pubkey_whitelist',
+      'rateLimited EVENT notes',
+      'rateLimited REQ req_per_minute',
+      'unauthorized AUTH kind',
+    ]);
+    assert.ok(access.bucketCount() > 0);
+  } finally {
+    access.stop();
+  }
+});

@@ -73,7 +73,7 @@ test('group, roster and mailbox actors survive a restart identically', async (t)
 
 test('group_policy "authenticated", membership_from_giftwrap = false, enable_api = false', async (t) => {
   const admin = newKeys();
-  const relay = await startRelay({ toml: gatewayToml([admin], 'group_policy = "authenticated"\nmembership_from_giftwrap = false\nenable_api = false') });
+  const relay = await startRelay({ toml: gatewayToml([admin], 'group_policy = "authenticated"\nmembership_from_giftwrap = false\nenable_api = false') + DEBUG });
   t.after(() => stopRelay(relay));
   const group = randomGroup();
   const anyone = await client(t, relay, newKeys());
@@ -88,6 +88,9 @@ test('group_policy "authenticated", membership_from_giftwrap = false, enable_api
   await publishOk(a, roster(admin, group, 1, 'bootstrap', []));
   const bob = newKeys();
   await publishOk(a, giftWrap(bob.pk, group));
+  const actors = await gatewayActors(relay);
+  assert.equal((actors[`roster:${group}`] as { member_count: number }).member_count, 0);
+  assert.equal((actors[`mailbox:${bob.pk}`] as { welcome: number }).welcome, 1);
   const r = await httpGet(`${relay.httpUrl}/api/v1/groups`);
   assert.equal(r.status, 404);
   assert.deepEqual(Object.keys(r.json as object).sort(), ['code', 'error']);
