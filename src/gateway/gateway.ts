@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
 import { GroupActor, recordGroupMessage, touchGroup } from '../../actors/group.js';
-import { depositItem, MailboxActor } from '../../actors/mailbox.js';
+import { depositItem, MailboxActor, mailboxRecipients } from '../../actors/mailbox.js';
 import { addMemberFromGiftwrap, applyRoster, decideRoster, isMember, parseRosterEvent, RosterActor } from '../../actors/roster.js';
 import type { Supervised } from '../../actors/supervisor.js';
 import type { MlsGatewayConfig } from '../config/types.js';
@@ -30,6 +30,8 @@ const MINUTE = 60_000;
 /** Admin-published 447s per target and hour (PROTOCOL.md: "rate limited per target"; the number is ours). */
 export const REQUESTS_PER_TARGET_PER_HOUR = 10;
 
+/** The Client identity of events the gateway itself publishes (447 low-stock requests). */
+const SYSTEM_REMOTE = 'gateway';
 const sec = (ms: number) => Math.max(1, Math.floor(ms / 1000));
 
 /**
@@ -109,12 +111,7 @@ export class Gateway {
       this.groupActor(g as string);
       this.rosterActor(g as string);
     }
-    let last: string | undefined;
-    for (const k of this.t.mbox.getKeys({})) {
-      const r = (k as string[])[0]!;
-      if (r !== last) this.mailboxActor(r);
-      last = r;
-    }
+    for (const r of mailboxRecipients(this.t)) this.mailboxActor(r);
   }
 
   // ---- EVENT policy (sync, before the write) ----------------------------------------
@@ -128,6 +125,11 @@ export class Gateway {
   private check(e: NostrEvent, c: Client): string | undefined {
     const cfg = this.cfg();
     const now = nowSec();
+    const perConn = cfg.rate_limits.max_events_per_minute;
+    // A flood guard per connection over the MLS kinds; the relay's own 447s are exempt.
+    if (perConn !== undefined && c.remote !== SYSTEM_REMOTE && GATEWAY_KINDS.includes(e.kind) && !this.rates.hit(`conn:${c.connId}`, perConn, MINUTE)) {
+      return `rate-limited: at most ${perConn} MLS events per minute per connection`;
+    }
     switch (e.kind) {
       case 443:
       case 30443: {
@@ -411,7 +413,7 @@ export class Gateway {
       },
       sys.sk,
     ) as NostrEvent;
-    const r = await this.ctx.ingest.submit(event, { connId: 0, remote: 'gateway', pubkeys: [sys.pk] });
+    const r = await this.ctx.ingest.submit(event, { connId: 0, remote: SYSTEM_REMOTE, pubkeys: [sys.pk] });
     if ('ok' in r && r.ok) this.stats.keypackage_requests++;
     else log.warn({ owner, result: 'ok' in r ? r.message : r.notice }, 'KeyPackage request (447) not published');
   }

@@ -130,15 +130,8 @@ test('the Dockerfile runtime stage installs and serves /health from a clean dire
           t.diagnostic(`not replayed (would empty the local npm cache): RUN ${step}`);
           continue;
         }
-        let r = npm(words.slice(1), app);
-        if (r.status !== 0 && words[1] === 'ci' && /can only install packages when your package\.json and package-lock\.json/.test(r.out)) {
-          // The registry mirror of this machine lacks some other platforms' optional packages,
-          // so the lockfile generated here misses their entries and `npm ci` refuses it. With
-          // the public registry (Cloud Build) the lockfile is complete; `npm install` with the
-          // same flags installs the same production tree from the same lockfile.
-          t.diagnostic(`npm ci refused the lockfile (out of sync); replaying with npm install and the same flags:\n${r.out.split('\n').filter((l) => /Missing:/.test(l)).join('\n')}`);
-          r = npm(['install', ...words.slice(2)], app);
-        }
+        // No fallback to `npm install`: a lockfile out of sync with package.json fails the image build too.
+        const r = npm(words.slice(1), app);
         assert.equal(r.status, 0, `RUN ${step} failed:\n${r.out.slice(-3000)}`);
         installed = true;
       }
