@@ -25,6 +25,8 @@ import { countTags, decimal, isGroupId, isHexKey, onlyTag, tagValues } from './t
 import { nowSec, openGatewayTables, type GatewayTables, type MailboxItem } from './tables.js';
 
 export const GATEWAY_KINDS = [443, 444, 445, 446, 447, 450, 1059, 10002, 10050, 10051, 30443];
+/** Kinds whose delivery `mayRead` decides; every other kind is public. */
+export const RESTRICTED_KINDS = [443, 445, 446, 447, 450, 1059, 30443];
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
 /** Admin-published 447s per target and hour (PROTOCOL.md: "rate limited per target"; the number is ours). */

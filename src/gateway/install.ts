@@ -3,7 +3,7 @@ import type { Router } from '../http/router.js';
 import { log } from '../log.js';
 import type { RelayContext } from '../relay-context.js';
 import { gatewayRoutes } from './api.js';
-import { Gateway } from './gateway.js';
+import { Gateway, RESTRICTED_KINDS } from './gateway.js';
 import { sweepKeyPackages } from './keypackages.js';
 import { publishStats } from './stats.js';
 import { decimal, onlyTag } from './tags.js';
@@ -24,7 +24,7 @@ export async function installGateway(ctx: RelayContext, router: Router): Promise
   ctx.hooks.effects.push(gw.effect);
   ctx.hooks.afterAccept.push(gw.afterAccept);
   ctx.hooks.req.push(gw.reqPolicy);
-  ctx.visibility.rules.push(gw.mayRead);
+  ctx.visibility.add(gw.mayRead, RESTRICTED_KINDS);
   gw.rebuildActors();
 
   const cfg = gw.cfg();

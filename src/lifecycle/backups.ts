@@ -57,11 +57,6 @@ export class Backups {
     return this;
   }
 
-  /** True while a snapshot is being written (the store must stay open until it ends). */
-  get busy(): boolean {
-    return this.running !== undefined;
-  }
-
   /** Take a snapshot now unless one is running or nothing changed; errors are logged, never thrown. */
   snapshot(reason: 'interval' | 'shutdown'): Promise<SnapshotInfo | undefined> {
     if (this.running) return this.running;

@@ -8,12 +8,10 @@ export interface ReadLimits {
   timeoutMs: number;
 }
 
-/** Counting by reading events (when read rules apply) is capped so a COUNT stays a bounded scan. */
-const VISIBLE_COUNT_CAP = 100_000;
-
 /**
- * Stored reads for a client: the store's query and count with the read rules applied,
- * so no path (REQ, COUNT, REST) can forget them.
+ * Stored reads for a client: the store's query and count with the read rules applied
+ * during the scan, so no path (REQ, COUNT, REST) can forget them and a `limit` counts
+ * only events the client may see.
  */
 export class Reader {
   constructor(
@@ -21,24 +19,20 @@ export class Reader {
     private readonly visibility: Visibility,
   ) {}
 
+  private acceptFor(filters: readonly Filter[], client: Client): ((e: NostrEvent) => boolean) | undefined {
+    return this.visibility.restricts(filters) ? (e) => this.visibility.mayRead(e, client) : undefined;
+  }
+
   query(filters: readonly Filter[], client: Client, limits: ReadLimits): { events: NostrEvent[]; timedOut: boolean } {
-    const r = this.store.query(filters, {
+    return this.store.query(filters, {
       limitDefault: limits.maxLimit,
       limitMax: limits.maxLimit,
       deadline: Date.now() + limits.timeoutMs,
+      accept: this.acceptFor(filters, client),
     });
-    if (!this.visibility.restricted) return r;
-    return { events: r.events.filter((e) => this.visibility.mayRead(e, client)), timedOut: r.timedOut };
   }
 
   count(filters: readonly Filter[], client: Client, timeoutMs: number): { count: number; timedOut: boolean } {
-    const deadline = Date.now() + timeoutMs;
-    if (!this.visibility.restricted) return this.store.count(filters, { deadline });
-    // Read rules look at each event, so count what a limitless query returns and the client may see.
-    const unlimited = filters.map((f) => ({ ...f, limit: VISIBLE_COUNT_CAP }));
-    const r = this.store.query(unlimited, { limitDefault: VISIBLE_COUNT_CAP, limitMax: VISIBLE_COUNT_CAP, deadline });
-    let count = 0;
-    for (const e of r.events) if (this.visibility.mayRead(e, client)) count++;
-    return { count, timedOut: r.timedOut };
+    return this.store.count(filters, { deadline: Date.now() + timeoutMs, accept: this.acceptFor(filters, client) });
   }
 }

@@ -12,6 +12,11 @@ export interface QueryOptions {
   deadline: number;
   /** Unix seconds used for NIP-40 expiry; defaults to the wall clock. */
   now?: number;
+  /**
+   * Read rules of the caller, applied while scanning so a filter's `limit` counts events the
+   * caller may see (filtering afterwards would return short pages).
+   */
+  accept?: (e: NostrEvent) => boolean;
 }
 
 export interface QueryResult {
@@ -22,6 +27,8 @@ export interface QueryResult {
 export interface CountOptions {
   deadline: number;
   now?: number;
+  /** As in QueryOptions; forces reading each event instead of counting index keys. */
+  accept?: (e: NostrEvent) => boolean;
 }
 
 export interface CountResult {
@@ -59,7 +66,13 @@ class Scan {
     readonly dbs: StoreDbs,
     readonly deadline: number,
     readonly now: number,
+    private readonly accept?: (e: NostrEvent) => boolean,
   ) {}
+
+  /** Not expired, and visible to the caller. */
+  keep(e: NostrEvent): boolean {
+    return alive(e, this.now) && (this.accept === undefined || this.accept(e));
+  }
 
   /** Count one key; true when the deadline has passed. */
   tick(): boolean {
@@ -79,7 +92,7 @@ class Scan {
 }
 
 export function runQuery(dbs: StoreDbs, filters: readonly Filter[], opts: QueryOptions): QueryResult {
-  const scan = new Scan(dbs, opts.deadline, nowSeconds(opts.now));
+  const scan = new Scan(dbs, opts.deadline, nowSeconds(opts.now), opts.accept);
   const out = new Map<string, NostrEvent>();
   if (Date.now() > opts.deadline) return { events: [], timedOut: true };
   for (const filter of filters) {
@@ -102,7 +115,7 @@ function byIds(scan: Scan, filter: Filter, limit: number): NostrEvent[] {
     const seq = scan.dbs.ids.get(id);
     if (seq === undefined) continue;
     const e = scan.load(seq);
-    if (e !== null && matchFilter(filter, e) && alive(e, scan.now)) found.push(e);
+    if (e !== null && matchFilter(filter, e) && scan.keep(e)) found.push(e);
   }
   found.sort(compareEvents);
   if (found.length > limit) found.length = limit;
@@ -158,7 +171,7 @@ function merged(scan: Scan, plan: Plan, filter: Filter, limit: number): NostrEve
         seen.add(bestSeq);
       }
       const e = scan.load(bestSeq);
-      if (e === null || !alive(e, scan.now)) continue;
+      if (e === null || !scan.keep(e)) continue;
       if (!plan.exact && !matchFilter(filter, e)) continue;
       found.push(e);
       if (found.length === limit) boundary = bestCa;
@@ -178,7 +191,7 @@ function merged(scan: Scan, plan: Plan, filter: Filter, limit: number): NostrEve
  * a one-off look at the expiration index (short, since the sweeper keeps it near empty).
  */
 export function runCount(dbs: StoreDbs, filters: readonly Filter[], opts: CountOptions): CountResult {
-  const scan = new Scan(dbs, opts.deadline, nowSeconds(opts.now));
+  const scan = new Scan(dbs, opts.deadline, nowSeconds(opts.now), opts.accept);
   if (Date.now() > opts.deadline) return { count: 0, timedOut: true };
   const counted = new Set<number>();
   let expired: Set<number> | undefined;
@@ -191,21 +204,22 @@ export function runCount(dbs: StoreDbs, filters: readonly Filter[], opts: CountO
         const seq = dbs.ids.get(id);
         if (seq === undefined || counted.has(seq)) continue;
         const e = scan.load(seq);
-        if (e !== null && matchFilter(filter, e) && alive(e, scan.now)) counted.add(seq);
+        if (e !== null && matchFilter(filter, e) && scan.keep(e)) counted.add(seq);
       }
       continue;
     }
-    if (plan.exact && expired === undefined) expired = expiredSeqs(scan);
+    const indexOnly = plan.exact && opts.accept === undefined;
+    if (indexOnly && expired === undefined) expired = expiredSeqs(scan);
     for (const r of plan.ranges) {
       for (const k of rangeKeys(r)) {
         if (scan.tick()) break outer;
         const seq = (k as number[])[(k as number[]).length - 1]!;
         if (counted.has(seq)) continue;
-        if (plan.exact) {
+        if (indexOnly) {
           if (!expired!.has(seq)) counted.add(seq);
         } else {
           const e = scan.load(seq);
-          if (e !== null && matchFilter(filter, e) && alive(e, scan.now)) counted.add(seq);
+          if (e !== null && matchFilter(filter, e) && scan.keep(e)) counted.add(seq);
         }
       }
     }

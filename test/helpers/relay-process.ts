@@ -146,6 +146,9 @@ function cleanEnv(extra?: Record<string, string>): NodeJS.ProcessEnv {
   for (const k of Object.keys(env)) if (k.startsWith('MLS_RELAY_')) delete env[k];
   // node --test sets this for its children; the relay is not a test file.
   delete env.NODE_TEST_CONTEXT;
+  // The harness reads the "listening" line, so the relay logs at info unless a test says otherwise.
+  delete env.LOG_LEVEL;
+  delete env.RUST_LOG;
   return { ...env, ...(extra ?? {}) };
 }
 

@@ -63,13 +63,18 @@ test('an event acknowledged before a periodic snapshot survives losing the data 
   assert.ok(!first.logRecords().some((r) => r.msg === 'snapshot written' && r.reason === 'shutdown'));
 
   await rm(dataDir, { recursive: true, force: true });
+  // Stopped in the test body, not in t.after: its final snapshot must not land in a removed directory.
   const second = await startRelay({ dataDir, toml });
-  t.after(() => stopRelay(second));
-  const restored = await waitForLog(second, (r) => r.msg === 'data directory was empty; restored from snapshot', 'restore');
-  assert.equal(restored.snapshot, snapshot);
-  const c = await rawClient(t, second.url);
-  const res = await c.req('restored', { ids: [event.id] });
-  assert.deepEqual(res.events, [plain(event)]);
+  try {
+    const restored = await waitForLog(second, (r) => r.msg === 'data directory was empty; restored from snapshot', 'restore');
+    assert.equal(restored.snapshot, snapshot);
+    const c = await rawClient(t, second.url);
+    const res = await c.req('restored', { ids: [event.id] });
+    assert.deepEqual(res.events, [plain(event)]);
+    await c.close();
+  } finally {
+    await stopRelay(second);
+  }
 });
 
 test('SIGTERM takes a final snapshot, restored after losing the data directory', async (t) => {
@@ -94,11 +99,15 @@ test('SIGTERM takes a final snapshot, restored after losing the data directory',
 
   await rm(dataDir, { recursive: true, force: true });
   const second = await startRelay({ dataDir, toml });
-  t.after(() => stopRelay(second));
-  const c = await rawClient(t, second.url);
-  const res = await c.req('restored', { ids: [event.id] });
-  assert.deepEqual(res.events, [plain(event)]);
-  assert.ok(second.logRecords().some((r) => r.msg === 'data directory was empty; restored from snapshot'));
+  try {
+    const c = await rawClient(t, second.url);
+    const res = await c.req('restored', { ids: [event.id] });
+    assert.deepEqual(res.events, [plain(event)]);
+    assert.ok(second.logRecords().some((r) => r.msg === 'data directory was empty; restored from snapshot'));
+    await c.close();
+  } finally {
+    await stopRelay(second);
+  }
 });
 
 function fakeEvent(n: number): NostrEvent {
