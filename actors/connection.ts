@@ -171,7 +171,7 @@ export class ConnectionActor implements Supervised, Subscriber {
       return this.send(closedMsg(subId, `blocked: too many subscriptions (max ${lim.max_subscriptions})`));
     }
     this.closeSub(subId);
-    const gate = firstRejection(this.ctx.hooks.req, parsed.filters, this);
+    const gate = firstRejection(this.ctx.hooks.req, parsed.filters, this, 'REQ');
     if (gate !== undefined) {
       this.closeSub(subId);
       return this.send(closedMsg(subId, gate));
@@ -209,7 +209,7 @@ export class ConnectionActor implements Supervised, Subscriber {
     const lim = cfg.limitation;
     const parsed = parseFilters(rawFilters, { maxFilters: lim.max_filters, maxLimit: lim.max_limit, minPrefix: lim.min_prefix });
     if (!parsed.ok) return this.send(closedMsg(subId, parsed.reason));
-    const gate = firstRejection(this.ctx.hooks.req, parsed.filters, this);
+    const gate = firstRejection(this.ctx.hooks.req, parsed.filters, this, 'COUNT');
     if (gate !== undefined) return this.send(closedMsg(subId, gate));
     const t0 = performance.now();
     const { count, timedOut } = this.ctx.reader.count(parsed.filters, this, cfg.data.db_query_timeout);

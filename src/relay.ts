@@ -3,7 +3,7 @@ import type { Config } from './config/types.js';
 import { installAccessControl } from './access/install.js';
 import { installGateway } from './gateway/install.js';
 import { coreRoutes } from './http/core-routes.js';
-import { installMetrics } from './metrics/install.js';
+import { accessMetricsSink, installMetrics } from './metrics/install.js';
 import { Router } from './http/router.js';
 import { createHttpFront } from './http/server.js';
 import { log } from './log.js';
@@ -76,7 +76,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   };
 
   const router = new Router().add(...coreRoutes(ctx, () => ready));
-  installAccessControl(ctx);
+  const access = installAccessControl(ctx, accessMetricsSink(ctx));
   installMetrics(ctx, router);
   const stopGateway = config.extensions.mls_gateway.enabled ? await installGateway(ctx, router) : async () => undefined;
   const front = createHttpFront(ctx, router);
@@ -107,6 +107,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
       ready = false;
       clearInterval(heartbeat);
       clearInterval(sweep);
+      access.stop();
       const closed = front.stopAccepting();
       // Sockets stay open until every EVENT already being processed has its OK.
       const unfinished = await ingest.drain(SHUTDOWN_BUDGET.drainMs);

@@ -108,26 +108,26 @@ export function installAccessControl(ctx: RelayContext, sink?: AccessSink): Acce
     return undefined;
   };
 
-  const reqLists: ReqPolicy = (_filters, client) => {
+  const reqLists: ReqPolicy = (_filters, client, command) => {
     const auth = ctx.config().auth;
     if (!auth.enabled) return undefined;
-    // The req hook serves REQ and COUNT alike and does not say which: both are counted as REQ.
     const d = readDenial(compileRules(auth.req), client);
-    return d && deny('REQ', d);
+    return d && deny(command, d);
   };
 
-  const reqRate: ReqPolicy = (_filters, client) => {
+  const reqRate: ReqPolicy = (_filters, client, command) => {
     const rl = ctx.config().rate_limiter;
     if (!rl.enabled || rl.req_per_minute === 0 || exempt(rl.ip_whitelist, client.remote)) return undefined;
     const keys = [`req|ip|${rateSubject(client.remote)}`, ...client.pubkeys.map((p) => `req|pk|${p}`)];
     if (buckets.take(keys, rl.req_per_minute, MINUTE, Date.now())) return undefined;
-    count.rateLimited('REQ', 'req_per_minute');
+    count.rateLimited(command, 'req_per_minute');
     return `rate-limited: too many subscription requests (max ${rl.req_per_minute} per minute)`;
   };
 
   // Address gates before rate limits: a refused client should not use up anybody's allowance.
   ctx.hooks.connect.push(connectLists, connectRate);
-  ctx.hooks.event.push(eventLists, eventRate);
+  ctx.hooks.event.push(eventLists);
+  ctx.hooks.preVerify.push(eventRate);
   ctx.hooks.req.push(reqLists, reqRate);
 
   warnIfListsIgnored(ctx);

@@ -62,11 +62,11 @@ const networkFields: Record<string, Node> = {
 const network = table(networkFields);
 
 const thread = table(
-  { verify: f(nonNegative, 0), match: f(nonNegative, 0) },
+  { verify: f(nonNegative, 0) },
   {
     ignored: {
-      http: 'rnostr setting with no effect here (the HTTP server is one event loop; see thread.verify and thread.match)',
-      reader: 'rnostr setting with no effect here (see thread.verify and thread.match)',
+      http: 'rnostr setting with no effect here (the HTTP server is one event loop; see thread.verify; live matching is one stateful worker)',
+      reader: 'rnostr setting with no effect here (see thread.verify)',
     },
   },
 );

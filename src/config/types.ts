@@ -33,7 +33,6 @@ export interface Config {
   };
   thread: {
     verify: number; // verify worker threads, 0 = auto
-    match: number; // match worker threads, 0 = auto (1)
   };
   limitation: {
     max_message_length: number; // default 524288

@@ -9,7 +9,7 @@ import { loadConfig } from './load.js';
 import type { Config } from './types.js';
 
 /** Keys read once at start-up (listening socket, LMDB environment, worker pools). */
-const RESTART_PREFIXES = ['data.path', 'data.map_size', 'network.host', 'network.port', 'thread.'];
+const RESTART_PREFIXES = ['data.path', 'data.map_size', 'data.backup_path', 'data.backup_interval', 'network.host', 'network.port', 'thread.', 'extensions.mls_gateway.api_prefix', 'extensions.mls_gateway.enabled'];
 
 export interface WatchOptions {
   env?: NodeJS.ProcessEnv;

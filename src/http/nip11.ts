@@ -15,8 +15,15 @@ export function supportedNips(cfg: Config): number[] {
 export function relayInformation(cfg: Config, verifyBackend: string): Record<string, unknown> {
   const info = cfg.information;
   const lim = cfg.limitation;
-  const authRules = (r: Config['auth']['req']) =>
-    Boolean(r.pubkey_whitelist?.length || r.ip_whitelist?.length || r.event_pubkey_whitelist?.length);
+  // auth_required: reading needs NIP-42 (a pubkey list on [auth.req]; with a blacklist the relay
+  // must know who you are). restricted_writes: some condition beyond a valid event decides writes.
+  const req = cfg.auth.req;
+  const ev = cfg.auth.event;
+  const authRequired = cfg.auth.enabled && (req.pubkey_whitelist !== undefined || req.pubkey_blacklist !== undefined);
+  const restrictedWrites =
+    cfg.extensions.mls_gateway.enabled ||
+    (cfg.auth.enabled &&
+      [ev.pubkey_whitelist, ev.pubkey_blacklist, ev.event_pubkey_whitelist, ev.event_pubkey_blacklist, ev.ip_whitelist, ev.ip_blacklist].some((l) => l !== undefined));
   const doc: Record<string, unknown> = {
     name: info.name,
     description: info.description,
@@ -34,8 +41,8 @@ export function relayInformation(cfg: Config, verifyBackend: string): Record<str
       max_event_tags: lim.max_event_tags,
       created_at_lower_limit: Math.floor(lim.max_event_time_older_than_now / 1000),
       created_at_upper_limit: Math.floor(lim.max_event_time_newer_than_now / 1000),
-      auth_required: cfg.auth.enabled && authRules(cfg.auth.req),
-      restricted_writes: cfg.auth.enabled && authRules(cfg.auth.event),
+      auth_required: authRequired,
+      restricted_writes: restrictedWrites,
       payment_required: false,
     },
     // Which signature backend verifies events, so operators can tell a native build from a fallback.

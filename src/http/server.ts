@@ -74,7 +74,7 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
 }
 
 function refuse(socket: Duplex, status: number, reason: string): void {
-  log.warn({ reason }, 'upgrade refused');
+  log.debug({ reason }, 'upgrade refused'); // debug: a flood must not become a log flood; metrics count refusals
   const body = JSON.stringify({ error: reason, code: status === 429 ? 'rate_limited' : status === 403 ? 'forbidden' : 'unavailable' });
   socket.end(
     `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : status === 403 ? 'Forbidden' : 'Service Unavailable'}\r\n` +

@@ -9,6 +9,12 @@ import type { AfterAccept, ConnectPolicy, EventEffect, EventPolicy, ReqPolicy } 
 export interface Hooks {
   /** Before any handshake: by client address. */
   connect: ConnectPolicy[];
+  /**
+   * EVENT, after the cheap checks and BEFORE the signature check: only steps that judge the
+   * connection, not the event's claimed author (rate limits), so abuse is refused without
+   * costing a verify.
+   */
+  preVerify: EventPolicy[];
   /** EVENT, after the signature check, in order; the first rejection wins. */
   event: EventPolicy[];
   /** Work inside the event's write transaction. */
@@ -20,7 +26,7 @@ export interface Hooks {
 }
 
 export function coreHooks(): Hooks {
-  return { connect: [], event: [...corePolicies], effects: [], afterAccept: [], req: [] };
+  return { connect: [], preVerify: [], event: [...corePolicies], effects: [], afterAccept: [], req: [] };
 }
 
 /** First rejection of a list of gates, or undefined. */

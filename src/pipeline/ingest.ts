@@ -101,6 +101,9 @@ export class Ingest {
       if (store.isTombstoned(event)) return { id: event.id, ok: false, message: 'blocked: this event has been deleted' };
     }
 
+    const throttled = firstRejection(hooks.preVerify, event, client);
+    if (throttled !== undefined) return { id: event.id, ok: false, message: throttled };
+
     this.telemetry?.verifying();
     const verdict = await verify.verify(event);
     if (verdict !== 0) return { id: event.id, ok: false, message: VERIFY_FAILURE[verdict] ?? 'invalid: verification failed' };

@@ -35,7 +35,11 @@ export type AfterAccept = (event: NostrEvent, client: Client) => void;
  * A REQ/COUNT gate: return a CLOSED message with its prefix ("auth-required: ...",
  * "blocked: ...", "rate-limited: ...") or undefined to let the query run.
  */
-export type ReqPolicy = (filters: readonly import('../protocol/types.js').Filter[], client: Client) => string | undefined;
+export type ReqPolicy = (
+  filters: readonly import('../protocol/types.js').Filter[],
+  client: Client,
+  command: 'REQ' | 'COUNT',
+) => string | undefined;
 
 /** A gate on new WebSocket connections by client address: a reason to refuse, or undefined. */
 export type ConnectPolicy = (remote: string) => string | undefined;

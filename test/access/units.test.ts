@@ -154,9 +154,11 @@ test('installAccessControl: steps read the config live and report every rejectio
     assert.match(firstRejection(hooks.connect, '198.51.100.1') ?? '', /^rate-limited:/);
     assert.match(firstRejection(hooks.event, ev(A), client([])) ?? '', /^auth-required:/);
     assert.equal(firstRejection(hooks.event, ev(A), client([A])), undefined);
-    assert.equal(firstRejection(hooks.event, ev(A), client([A])), 'rate-limited: notes');
-    assert.equal(firstRejection(hooks.req, [{}], client([])), undefined);
-    assert.match(firstRejection(hooks.req, [{}], client([])) ?? '', /^rate-limited:/);
+    // Rate limits judge the connection, so they run before the signature check.
+    assert.equal(firstRejection(hooks.preVerify, ev(A), client([A])), undefined);
+    assert.equal(firstRejection(hooks.preVerify, ev(A), client([A])), 'rate-limited: notes');
+    assert.equal(firstRejection(hooks.req, [{}], client([]), 'REQ'), undefined);
+    assert.match(firstRejection(hooks.req, [{}], client([]), 'COUNT') ?? '', /^rate-limited:/);
     const bad = { id: hex('1'), pubkey: A, created_at: Math.floor(Date.now() / 1000), kind: 1, tags: [], content: '', sig: hex('2') + hex('2') };
     const out = await authenticate(ctx as never, bad, { challenge: 'c', host: 'h', pubkeys: () => [], admit: () => undefined });
     assert.equal(out.ok, false);
@@ -168,7 +170,7 @@ test('installAccessControl: steps read the config live and report every rejectio
       'rateLimited CONNECT connections_per_minute',
       'unauthorized EVENT pubkey_whitelist',
       'rateLimited EVENT notes',
-      'rateLimited REQ req_per_minute',
+      'rateLimited COUNT req_per_minute',
       'unauthorized AUTH kind',
     ]);
     assert.ok(access.bucketCount() > 0);
