@@ -5,6 +5,7 @@
  * The ratio says how much of the transport ceiling the relay's pipeline keeps.
  *
  *   npm run build && node dist/bench/ingest.js [events=20000] [connections=8]
+ *   RELAY_URL=ws://host:port node dist/bench/ingest.js   # drive a relay already running (profiling, a deployment)
  *
  * Not a test: it prints figures and exits.
  */
@@ -114,10 +115,13 @@ const frames = signBatch(TOTAL);
 const dir = await mkdtemp(join(tmpdir(), 'mls-relay-bench-'));
 try {
   const base = await baseline(frames);
-  const relay = await startRelay(dir);
-  const { rate, failed } = await drive(relay.url, frames);
-  relay.child.kill('SIGTERM');
-  await new Promise((r) => relay.child.once('exit', r));
+  const external = process.env.RELAY_URL;
+  const relay = external ? undefined : await startRelay(dir);
+  const { rate, failed } = await drive(external ?? relay!.url, frames);
+  if (relay) {
+    relay.child.kill('SIGTERM');
+    await new Promise((r) => relay.child.once('exit', r));
+  }
   console.log(`ingest: ${TOTAL} events over ${CONNECTIONS} connections`);
   console.log(`  transport baseline (bare ws, OK at once): ${Math.round(base).toLocaleString('en-US')} events/s`);
   console.log(`  relay (verify + LMDB commit + OK):       ${Math.round(rate).toLocaleString('en-US')} events/s  (${(rate / base).toFixed(2)}x of baseline${failed ? `, ${failed} not OK` : ''})`);
