@@ -12,14 +12,7 @@ import { nowSec, oneShotKey, publicKeyOf, signEvent } from './sign.js';
 import { tagValue } from './tags.js';
 
 /** An unsigned event with its id: deniable, so a leaked rumor proves nothing about its author. */
-export interface Rumor {
-  id: string;
-  pubkey: string;
-  created_at: number;
-  kind: number;
-  tags: string[][];
-  content: string;
-}
+export type Rumor = Omit<NostrEvent, 'sig'>;
 
 const TWO_DAYS = 2 * 24 * 3600;
 

@@ -37,7 +37,6 @@ export function relayInformation(cfg: Config, verifyBackend: string): Record<str
       max_limit: lim.max_limit,
       default_limit: lim.max_limit,
       max_subid_length: lim.max_subid_length,
-      min_prefix: lim.min_prefix,
       max_event_tags: lim.max_event_tags,
       created_at_lower_limit: Math.floor(lim.max_event_time_older_than_now / 1000),
       created_at_upper_limit: Math.floor(lim.max_event_time_newer_than_now / 1000),
