@@ -46,6 +46,7 @@ export class RelayTelemetry {
   private readonly dbGet: Histogram;
   private readonly dbWrite: Histogram;
   private readonly writerBatchSize: Histogram;
+  private readonly verifyBatchSize: Histogram;
   private readonly verifyEvents: Counter;
   private readonly sessionStop: Counter<'reason'>;
   private readonly byKind: Counter<'kind'>;
@@ -104,6 +105,12 @@ export class RelayTelemetry {
       name: 'nostr_relay_db_write',
       help: 'Time of one write transaction including its durable commit, in seconds',
       buckets: COMMIT_BUCKETS,
+      registers,
+    });
+    this.verifyBatchSize = new Histogram({
+      name: 'mls_relay_verify_batch_size',
+      help: 'Events in one verify task (one message to a worker thread)',
+      buckets: BATCH_BUCKETS,
       registers,
     });
     this.writerBatchSize = new Histogram({
@@ -295,6 +302,8 @@ export class RelayTelemetry {
       1,
     );
     new Gauge({ name: 'mls_relay_verify_threads', help: 'Verify pool worker threads', registers }).set(ctx.verify.threads);
+    const verifyBatch = this.verifyBatchSize;
+    ctx.verify.onBatch = (size) => verifyBatch.observe(size);
     new Gauge({ name: 'mls_relay_verify_queue_depth', help: 'Events waiting for a free verify worker', registers, collect() {
       this.set(ctx.verify.stats.queued);
     } });

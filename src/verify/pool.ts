@@ -52,6 +52,8 @@ export class VerifyPool {
   private closing = false;
   private closed: Promise<void> | undefined;
   private drained: (() => void) | undefined;
+  /** Observer of each task's size (the metrics histogram); set by whoever exports metrics. */
+  onBatch: ((size: number) => void) | undefined;
 
   static async create(opts: VerifyPoolOptions = {}): Promise<VerifyPool> {
     const threads = opts.threads !== undefined && opts.threads > 0 ? Math.floor(opts.threads) : Math.max(1, availableParallelism() - 1);
@@ -130,6 +132,7 @@ export class VerifyPool {
     this.inFlight++;
     this.batches++;
     this.lastBatchSize = batch.length;
+    this.onBatch?.(batch.length);
     const events = batch.map((p) => p.event);
     this.piscina.run({ events }).then(
       (res: unknown) => {

@@ -105,6 +105,8 @@ test('after traffic the expected series exist with plausible values', async (t) 
   grew('mls_relay_writer_batch_size_count', 1);
   grew('mls_relay_writer_batches_total', 1);
   grew('mls_relay_writer_stored_total', 3);
+  grew('mls_relay_verify_batch_size_count', 1);
+  grew('mls_relay_verify_batch_size_sum', 3);
   grew('mls_relay_verify_events_total', 3);
   grew('mls_relay_verify_batches_total', 1);
   grew('mls_relay_fanout_deliveries_total', 3);
