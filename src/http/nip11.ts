@@ -1,4 +1,5 @@
 import type { Config } from '../config/types.js';
+import { GATEWAY_KINDS } from '../gateway/gateway.js';
 import { VERSION } from '../version.js';
 
 /** The NIPs the running configuration actually serves; nothing is advertised that is switched off. */
@@ -50,7 +51,7 @@ export function relayInformation(cfg: Config, verifyBackend: string): Record<str
   const gw = cfg.extensions.mls_gateway;
   if (gw.enabled) {
     doc.mls_gateway = {
-      kinds: [443, 444, 445, 446, 447, 450, 1059, 10002, 10050, 10051, 30443],
+      kinds: GATEWAY_KINDS,
       group_policy: gw.group_policy,
       welcome: 'gift-wrapped-444',
       noise_dm: { kind: 446, version: 'noise.1' },

@@ -15,7 +15,6 @@ import {
   okMsg,
   parseClientMessage,
 } from '../../src/protocol/messages.js';
-import { relayInfoDocument } from '../../src/protocol/nip11.js';
 import type { NostrEvent } from '../../src/protocol/types.js';
 
 const NOW = 1_700_000_000;
@@ -365,40 +364,5 @@ describe('kinds', () => {
     assert.equal(replaceKey({ kind: 30023, pubkey: HEX_A, tags: [] }), `30023:${HEX_A}:`);
     assert.equal(replaceKey({ kind: 1, pubkey: HEX_A, tags: [] }), undefined);
     assert.equal(replaceKey({ kind: 20001, pubkey: HEX_A, tags: [] }), undefined);
-  });
-});
-
-describe('relayInfoDocument', () => {
-  it('builds the NIP-11 document', () => {
-    const doc = relayInfoDocument({
-      name: 'r',
-      description: 'd',
-      software: 'https://example/mls-relay',
-      version: '0.1.0',
-      supportedNips: [42, 1, 11, 1],
-      limitation: { max_limit: 500, auth_required: false, max_subid_length: undefined },
-      extra: { icon: 'https://example/i.png', name: 'cannot override' },
-    });
-    assert.deepEqual(doc, {
-      icon: 'https://example/i.png',
-      name: 'r',
-      description: 'd',
-      software: 'https://example/mls-relay',
-      version: '0.1.0',
-      supported_nips: [1, 11, 42],
-      limitation: { max_limit: 500, auth_required: false },
-    });
-    const withKey = relayInfoDocument({
-      name: 'r',
-      description: 'd',
-      pubkey: HEX_A,
-      contact: 'mailto:x@y',
-      software: 's',
-      version: 'v',
-      supportedNips: [],
-      limitation: {},
-    });
-    assert.equal(withKey.pubkey, HEX_A);
-    assert.equal(withKey.contact, 'mailto:x@y');
   });
 });
