@@ -44,7 +44,7 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
     const refusal = firstRejection(ctx.hooks.connect, remote);
     if (refusal !== undefined) return refuse(socket, refusal.startsWith('rate-limited') ? 429 : 403, refusal);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new ConnectionActor(ctx, ws, nextConnId++, remote, req.headers.host ?? '');
+      const conn = new ConnectionActor(ctx, ws, socket, nextConnId++, remote, req.headers.host ?? '');
       ctx.connections.set(conn.connId, conn);
       ctx.supervisor.add({ actor: conn, onFailure: 'stop' });
       ctx.metrics.connectionsTotal++;

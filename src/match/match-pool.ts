@@ -66,6 +66,9 @@ interface Mirrored {
   pair: readonly [number, string];
 }
 
+const NO_MATCHES: Matches = [];
+Object.freeze(NO_MATCHES);
+
 const defaultWorker = fileURLToPath(new URL('../../workers/match.js', import.meta.url));
 
 /**
@@ -179,6 +182,10 @@ export class MatchPool {
   match(events: readonly NostrEvent[]): Promise<Matches[]> {
     if (this.closed) return Promise.reject(new Error('match pool is closed'));
     if (events.length === 0) return Promise.resolve([]);
+    // Nobody subscribed now means nobody can match (a later REQ gets a larger handle and
+    // would be dropped as too new anyway): skip the worker round trip, which cost ~5% of
+    // the main thread at full ingest with no subscribers.
+    if (this.byHandle.size === 0) return Promise.resolve(events.map(() => NO_MATCHES));
     return new Promise<Matches[]>((resolve, reject) => {
       let pending = this.queue[this.queue.length - 1];
       if (pending === undefined || pending.op !== 'match') {
