@@ -91,12 +91,12 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   heartbeat.unref();
 
   const sweep = setInterval(() => {
-    try {
-      const n = store.sweepExpired(Math.floor(Date.now() / 1000));
-      if (n > 0) log.info({ removed: n }, 'expired events removed');
-    } catch (err) {
-      log.error({ err: err instanceof Error ? err.message : String(err) }, 'expiry sweep failed');
-    }
+    store.sweepExpired(Math.floor(Date.now() / 1000)).then(
+      (n) => {
+        if (n > 0) log.info({ removed: n }, 'expired events removed');
+      },
+      (err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'expiry sweep failed'),
+    );
   }, EXPIRY_SWEEP_MS);
   sweep.unref();
 

@@ -1,5 +1,10 @@
 /** Every scenario `npm run bench` knows, in the order it runs them. */
 import type { Scenario } from '../lib/report.js';
+import { connections } from './connections.js';
+import { fanout } from './fanout.js';
+import { gateway } from './gateway.js';
+import { http } from './http.js';
 import { ingest } from './ingest.js';
+import { query } from './query.js';
 
-export const SCENARIOS: Scenario[] = [ingest];
+export const SCENARIOS: Scenario[] = [ingest, fanout, connections, http, query, gateway];

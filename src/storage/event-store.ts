@@ -111,12 +111,12 @@ export class EventStore implements WriterHost {
   }
 
   /**
-   * Delete up to `max` events whose NIP-40 expiration <= nowSec, in one short
-   * transaction of its own; returns how many. Synchronous like the writer's commits,
-   * so it cannot interleave with a batch.
+   * Delete up to `max` events whose NIP-40 expiration <= nowSec, as a task of the
+   * writer's next transaction (every write goes through the writer); resolves with how
+   * many once that commit is durable.
    */
-  sweepExpired(nowSec: number, max = SWEEP_BATCH): number {
-    return this.env.transactionSync(() => sweepExpiredIn(this.dbs, nowSec, max));
+  sweepExpired(nowSec: number, max = SWEEP_BATCH): Promise<number> {
+    return this.writer.run(() => sweepExpiredIn(this.dbs, nowSec, max));
   }
 
   /**

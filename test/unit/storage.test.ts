@@ -390,14 +390,14 @@ describe('event store: NIP-40 expiration', () => {
       assert.equal(store.count([{ authors: [gone.pubkey], kinds: [1], tags: { expiration: [String(now)] } }], { deadline: Date.now() + 1000, now }).count, 0);
       assert.equal(store.has(gone.id), true, 'still stored until swept');
 
-      assert.equal(store.sweepExpired(now, 1), 1, 'bounded batch');
-      assert.equal(store.sweepExpired(now), 1);
-      assert.equal(store.sweepExpired(now), 0);
+      assert.equal(await store.sweepExpired(now, 1), 1, 'bounded batch');
+      assert.equal(await store.sweepExpired(now), 1);
+      assert.equal(await store.sweepExpired(now), 0);
       assert.equal(store.has(gone.id), false);
       assert.equal(store.has(edge.id), false);
       assert.equal(store.has(live.id), true);
       assert.equal(store.stats().events, 2);
-      assert.equal(store.sweepExpired(now + 1), 1);
+      assert.equal(await store.sweepExpired(now + 1), 1);
       assert.equal(store.has(live.id), false);
     } finally {
       await store.close();
