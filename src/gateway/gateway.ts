@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
 import { GroupActor, recordGroupMessage, touchGroup } from '../../actors/group.js';
 import { depositItem, MailboxActor, mailboxRecipients } from '../../actors/mailbox.js';
-import { addMemberFromGiftwrap, applyRoster, decideRoster, isMember, parseRosterEvent, RosterActor } from '../../actors/roster.js';
+import { addMemberFromGiftwrap, applyRoster, decideRoster, isListedMember, isMember, parseRosterEvent, RosterActor } from '../../actors/roster.js';
 import type { Supervised } from '../../actors/supervisor.js';
 import type { MlsGatewayConfig } from '../config/types.js';
 import { log } from '../log.js';
@@ -22,7 +22,7 @@ import {
 import { RateWindows } from './rate.js';
 import { countRejection, newStats, type GatewayStats, type GatewayStatsSnapshot } from './stats.js';
 import { countTags, decimal, isGroupId, isHexKey, onlyTag, tagValues } from './tags.js';
-import { nowSec, openGatewayTables, type GatewayTables, type MailboxItem } from './tables.js';
+import { nowSec, openGatewayTables, type GatewayTables, type MailboxItem, type RosterRecord } from './tables.js';
 
 export const GATEWAY_KINDS = [443, 444, 445, 446, 447, 450, 1059, 10002, 10050, 10051, 30443];
 /** Kinds whose delivery `mayRead` decides; every other kind is public. */
@@ -324,6 +324,25 @@ export class Gateway {
 
   // ---- read rules -----------------------------------------------------------------------
 
+  /**
+   * Rosters read during this synchronous turn. Fan-out checks every receiver of one 445
+   * in a single loop; decoding the roster once per receiver was the largest cost of a
+   * group delivery. Cleared at the next microtask, before any write can change a roster.
+   */
+  private readonly rosterMemo = new Map<string, RosterRecord | undefined>();
+
+  private isMemberNow(group: string, pubkey: string): boolean {
+    let r: RosterRecord | undefined;
+    if (this.rosterMemo.has(group)) r = this.rosterMemo.get(group);
+    else {
+      if (this.rosterMemo.size === 0) queueMicrotask(() => this.rosterMemo.clear());
+      r = this.t.roster.get(group);
+      this.rosterMemo.set(group, r);
+    }
+    if (r === undefined) return false;
+    return r.owner === pubkey || r.admins.includes(pubkey) || isListedMember(this.t, group, pubkey);
+  }
+
   readonly mayRead = (e: NostrEvent, c: Client): boolean => {
     switch (e.kind) {
       case 443:
@@ -338,7 +357,7 @@ export class Gateway {
         if (c.pubkeys.length === 0) return false;
         if (policy === 'authenticated') return true;
         const group = onlyTag(e, 'h');
-        return group !== undefined && c.pubkeys.some((pk) => isMember(this.t, group, pk));
+        return group !== undefined && c.pubkeys.some((pk) => this.isMemberNow(group, pk));
       }
       case 446: {
         const p = onlyTag(e, 'p');
@@ -350,7 +369,7 @@ export class Gateway {
       }
       case 450: {
         const group = onlyTag(e, 'h');
-        return group !== undefined && c.pubkeys.some((pk) => this.isRelayAdmin(pk) || isMember(this.t, group, pk));
+        return group !== undefined && c.pubkeys.some((pk) => this.isRelayAdmin(pk) || this.isMemberNow(group, pk));
       }
       case 1059: {
         const p = onlyTag(e, 'p');
