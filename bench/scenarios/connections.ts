@@ -1,0 +1,66 @@
+/**
+ * Idle connections: N sockets, each with one REQ (its own random author, so N distinct
+ * filters in the match index), held open; the relay's resident memory per connection,
+ * against a bare `ws` server holding the same N sockets (no subscriptions) in the same
+ * run. Also the rate at which the N open.
+ */
+import { randomBytes } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import { startBareBroadcast } from '../lib/bare-broadcast.js';
+import { closeAll } from '../lib/load.js';
+import { startBenchRelay } from '../lib/relay.js';
+import type { Row, Scenario } from '../lib/report.js';
+import { sleep } from '../lib/stats.js';
+import { openInto, subscribeAll } from '../lib/subscribers.js';
+
+const N = Number(process.env.BENCH_CONN_N ?? 2000);
+const WARM = 100;
+/** No way to force a GC in the server: let it settle, read RSS, read again a second later and keep that (the first is shown to judge the drift). */
+const SETTLE_MS = 2_000;
+
+interface Server {
+  url: string;
+  rssBytes(): number;
+  stop(): Promise<void>;
+}
+
+const byAuthor = () => ({ kinds: [1], authors: [randomBytes(32).toString('hex')] });
+
+async function run1(server: Server, subscribe: boolean) {
+  const warm: WebSocket[] = [];
+  const sockets: WebSocket[] = [];
+  try {
+    // Open and close a few first, so code loaded on the first connection and REQ is already resident.
+    await openInto(server.url, WARM, warm);
+    if (subscribe) await subscribeAll(warm, 'idle', byAuthor);
+    await closeAll(warm);
+    await sleep(SETTLE_MS);
+    const before = server.rssBytes();
+    const t0 = performance.now();
+    await openInto(server.url, N, sockets);
+    const openMs = performance.now() - t0;
+    if (subscribe) await subscribeAll(sockets, 'idle', byAuthor);
+    await sleep(SETTLE_MS);
+    const first = server.rssBytes();
+    await sleep(1_000);
+    const after = server.rssBytes();
+    return { kibPerConn: (after - before) / N / 1024, firstKib: (first - before) / N / 1024, perSec: N / (openMs / 1000), beforeMib: before / 2 ** 20 };
+  } finally {
+    await closeAll([...warm, ...sockets]);
+    await server.stop();
+  }
+}
+
+export const connections: Scenario = {
+  name: 'connections',
+  describe: `${N.toLocaleString('en-US')} idle connections, one REQ each (relay) / none (bare ws), RSS growth per connection`,
+  async run() {
+    const bare = await run1(await startBareBroadcast(), false);
+    const relay = await run1(await startBenchRelay(), true);
+    const S = 'connections';
+    return [
+      { scenario: S, metric: `relay RSS per idle connection + 1 REQ (N=${N}, base ${Math.round(relay.beforeMib)} MiB)`, value: relay.kibPerConn, unit: `KiB (${relay.firstKib.toFixed(1)} 1 s before)`, baseline: { name: 'bare ws, no REQ', value: bare.kibPerConn }, target: '≤ 16 KiB', met: relay.kibPerConn <= 16 },
+      { scenario: S, metric: 'connections opened per second (100 at a time)', value: relay.perSec, unit: '/s', baseline: { name: 'bare ws', value: bare.perSec } },
+    ] satisfies Row[];
+  },
+};
