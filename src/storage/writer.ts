@@ -115,6 +115,8 @@ export class Writer {
   private scheduled = false;
   /** Transactions handed to lmdb whose outcomes are not yet resolved. */
   private committing = 0;
+  /** A transaction is handed to lmdb and not yet committed. */
+  private uncommitted = false;
   private closed = false;
   private idle: (() => void) | undefined;
   private readonly flushBound = () => this.flush();
@@ -188,6 +190,10 @@ export class Writer {
 
   private flush(): void {
     this.scheduled = false;
+    // One transaction at a time until it has committed: what arrives meanwhile goes into
+    // the next one. Every commit rewrites each B-tree page it touched, so fewer, larger
+    // commits write fewer pages per event; the flush still overlaps the next transaction.
+    if (this.uncommitted) return;
     const batch = this.queue;
     this.queue = [];
     const tasks = this.tasks;
@@ -215,7 +221,7 @@ export class Writer {
     const t0 = performance.now();
     let stored = 0;
     try {
-      await this.env.transaction(() => {
+      const committed = this.env.transaction(() => {
         for (let i = 0; i < batch.length; i++) {
           const item = batch[i]!;
           const o = this.applyEvent(item.event, item.effect);
@@ -230,7 +236,18 @@ export class Writer {
           }
         }
       });
-      await this.env.flushed;
+      // `flushed` resolves with the flush of the batch lmdb is filling at the moment it is
+      // read: read now, that is the batch holding this transaction. Read after the commit,
+      // it would be a later batch's, and every OK would wait one more commit cycle.
+      const flushed = new Promise<void>((resolve, reject) => this.env.flushed.then(() => resolve(), reject));
+      this.uncommitted = true;
+      try {
+        await committed;
+      } finally {
+        this.uncommitted = false;
+        if (this.queue.length > 0 || this.tasks.length > 0) this.schedule();
+      }
+      await flushed;
     } catch (err) {
       // The commit itself failed (disk full, map full...): nothing of the batch exists.
       for (let i = 0; i < batch.length; i++) results[i] = outcome(false, FAILED);
