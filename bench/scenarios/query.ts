@@ -3,10 +3,12 @@
  * 30 days) loaded by publishing pre-signed events; then C connections issuing limit-50 REQs
  * back-to-back (REQ → EOSE → CLOSE, one REQ in flight per connection), rotating author+kind,
  * #t, ids (20 a REQ) and since/until (one hour, ~140 matches) filters: REQs/s, REQ→EOSE
- * p50/p99 overall and per filter type, relay CPU per REQ. Then the same mix, same closed
- * loop, while other pre-signed events are published paced (open loop) at INGEST_RATE ev/s:
- * p99 against < 10 ms. In a closed loop the relay holds up to C REQs at once, so REQ→EOSE
- * includes waiting behind the other connections' REQs (p50 ≈ C / rate).
+ * p50/p99 overall and per filter type, relay CPU per REQ. In that closed loop the relay
+ * holds up to C REQs at once, so REQ→EOSE includes waiting behind the other connections'
+ * REQs (p50 ≈ C / rate): a throughput figure. The latency target is measured apart: one
+ * connection sending the same mix paced at QUERY_RATE REQ/s (open loop, well under
+ * capacity) while other pre-signed events are published paced at INGEST_RATE ev/s; its
+ * p99 is held against < 10 ms.
  *
  * Baseline: the same connections issuing the cheapest REQ there is, {ids: [one id]}: the
  * fixed cost of a REQ (frame parse, subscription set-up and tear-down, EOSE) plus one index
@@ -37,6 +39,7 @@ const ID_BATCH = 20;
 const CONNECTIONS = 4;
 const MEASURE_MS = 8_000;
 const INGEST_RATE = 2_000;
+const QUERY_RATE = Number(process.env.BENCH_QUERY_RATE ?? 100);
 const INGEST_EVENTS = INGEST_RATE * 10;
 
 // Author, kind and topic vary at different strides, so every (author, kind) pair and every
@@ -170,6 +173,27 @@ async function loop(sockets: WebSocket[], next: () => Query, stop: () => boolean
   return { reqs, wallMs: performance.now() - t0, all, byKind, wrong, closed };
 }
 
+/** One socket, one REQ at a time, started on a fixed schedule of `rate` per second (a late one starts at once). */
+async function paced(ws: WebSocket, next: () => Query, rate: number, stop: () => boolean): Promise<LoopResult> {
+  const r: LoopResult = { reqs: 0, wallMs: 0, all: new Latencies(), byKind: new Map(), wrong: [], closed: [] };
+  const t0 = performance.now();
+  for (let i = 0; !stop(); i++) {
+    const wait = t0 + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    const q = next();
+    try {
+      const got = await reqToEose(ws, `p${i}`, q.filter);
+      r.reqs++;
+      r.all.add(got.ms);
+      if (got.events !== q.expect) r.wrong.push(`${q.kind} ${got.events}≠${q.expect}`);
+    } catch (err) {
+      r.closed.push(`${q.kind}: ${(err as Error).message}`);
+    }
+  }
+  r.wallMs = performance.now() - t0;
+  return r;
+}
+
 const until = (ms: number) => {
   const end = performance.now() + ms;
   return () => performance.now() >= end;
@@ -177,7 +201,7 @@ const until = (ms: number) => {
 
 export const query: Scenario = {
   name: 'query',
-  describe: `${EVENTS.toLocaleString('en-US')}-event store; ${CONNECTIONS} connections × back-to-back limit-${LIMIT} REQs; then the same while ingesting ${INGEST_RATE.toLocaleString('en-US')} ev/s`,
+  describe: `${EVENTS.toLocaleString('en-US')}-event store; ${CONNECTIONS} connections × back-to-back limit-${LIMIT} REQs; then ${QUERY_RATE} REQ/s paced while ingesting ${INGEST_RATE.toLocaleString('en-US')} ev/s`,
   async run() {
     const { events } = await presigned(storeEvents(EVENTS));
     const { events: ingest } = await presigned(ingestEvents(INGEST_EVENTS));
@@ -208,7 +232,7 @@ export const query: Scenario = {
       await sleep(200);
       let ingesting = true;
       const ingestRun = publish(relay.url, ingest, { connections: 4, window: 64, ratePerSec: INGEST_RATE }).finally(() => (ingesting = false));
-      const during = await loop(sockets, () => q.mixed(), () => !ingesting);
+      const during = await paced(sockets[0]!, () => q.mixed(), QUERY_RATE, () => !ingesting);
       const ing = await ingestRun;
 
       const p = (l: Latencies) => ({ value: l.percentile(50), unit: `/ ${l.percentile(99).toFixed(2)} ms` });
@@ -218,11 +242,10 @@ export const query: Scenario = {
         ...[...mixed.byKind].map(([k, l]): Row => ({ scenario: 'query', metric: `REQ→EOSE p50 / p99, ${k}`, ...p(l) })),
         { scenario: 'query', metric: 'REQ→EOSE p50 / p99, trivial baseline', ...p(base.all) },
         { scenario: 'query', metric: 'relay CPU per REQ, mixed', value: mixedCpu, unit: 'µs', baseline: { name: 'trivial', value: baseCpu } },
-        { scenario: 'query', metric: `REQs/s while ingesting`, value: during.reqs / (during.wallMs / 1000), unit: 'REQ/s', baseline: { name: 'mixed, idle', value: mixedRate } },
-        { scenario: 'query', metric: `REQ→EOSE p50 while ingesting`, value: during.all.percentile(50), unit: 'ms' },
+        { scenario: 'query', metric: `REQ→EOSE p50 while ingesting, ${QUERY_RATE} REQ/s paced`, value: during.all.percentile(50), unit: 'ms' },
         {
           scenario: 'query',
-          metric: `REQ→EOSE p99 while ingesting (${during.reqs.toLocaleString('en-US')} REQs)`,
+          metric: `REQ→EOSE p99 while ingesting, ${QUERY_RATE} REQ/s paced (${during.reqs.toLocaleString('en-US')} REQs)`,
           value: during.all.percentile(99),
           unit: 'ms',
           target: '< 10 ms',
