@@ -13,6 +13,9 @@ import type { RelayContext } from '../src/relay-context.js';
 import { SubscriptionActor } from './subscription.js';
 import type { Supervised } from './supervisor.js';
 
+/** Every frame we send is text; a Buffer holds the frame's UTF-8 already. */
+const TEXT = { binary: false } as const;
+
 /**
  * One WebSocket. Owns the connection's auth state, its subscriptions and its outbound
  * queue; every client frame is handled here and nowhere else. A failure inside this
@@ -90,7 +93,7 @@ export class ConnectionActor implements Supervised, Subscriber {
   }
 
   /** Send one frame unless the client has stopped reading: then cut it off before it costs the process memory. */
-  send(frame: string): void {
+  send(frame: string | Buffer): void {
     if (!this.open) return;
     // A burst (the OKs of one writer commit, a REQ's stored events) is written with one
     // syscall instead of one per frame. The slow-consumer check looks at the backlog the
@@ -109,12 +112,12 @@ export class ConnectionActor implements Supervised, Subscriber {
       this.ws.terminate();
       return;
     }
-    this.ws.send(frame);
+    this.ws.send(frame, TEXT);
     this.framesOut++;
   }
 
-  deliver(subId: string, _event: NostrEvent, eventJson: string): void {
-    this.subs.get(subId)?.deliver(eventJson);
+  deliver(subId: string, frame: Buffer): void {
+    this.subs.get(subId)?.deliver(frame);
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {

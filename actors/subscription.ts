@@ -10,7 +10,7 @@ import { filterToWire } from '../src/metrics/debug-view.js';
 
 /** What a subscription needs from its connection. */
 export interface SubscriptionOwner extends Client {
-  send(frame: string): void;
+  send(frame: string | Buffer): void;
 }
 
 export interface SubscriptionDeps {
@@ -79,9 +79,10 @@ export class SubscriptionActor implements Supervised {
     this.state.trigger.eose({ stored: sent });
   }
 
-  deliver(eventJson: string): void {
+  /** A live match, already encoded as this subscription's EVENT frame. */
+  deliver(frame: Buffer): void {
     if (this.state.getSnapshot().context.status !== 'live') return;
-    this.owner.send(eventMsg(this.subId, eventJson));
+    this.owner.send(frame);
     this.delivered++;
   }
 

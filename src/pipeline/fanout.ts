@@ -1,18 +1,22 @@
 import { log } from '../log.js';
 import type { MatchPool } from '../match/match-pool.js';
+import { eventMsg } from '../protocol/messages.js';
 import type { NostrEvent } from '../protocol/types.js';
 import type { Client } from './types.js';
 import type { Visibility } from './visibility.js';
 
-/** The receiving side of fan-out: a live connection that can take a serialized EVENT. */
+/** The receiving side of fan-out: a live connection that can take an encoded EVENT frame. */
 export interface Subscriber extends Client {
-  deliver(subId: string, event: NostrEvent, eventJson: string): void;
+  /** `frame` is the UTF-8 text of ["EVENT", subId, event], shared by every receiver of that subId. */
+  deliver(subId: string, frame: Buffer): void;
 }
 
 /**
  * Live delivery (ARCHITECTURE.md step 6): the match worker finds the subscriptions whose
  * filters want the event, the read rules drop what a subscriber may not see, and each
- * connection sends. The event is serialized once, whatever the number of receivers.
+ * connection sends. The event is serialized once, whatever the number of receivers, and
+ * each EVENT frame is encoded once per subscription id: clients that name their
+ * subscriptions alike (most do) share one buffer instead of one UTF-8 encode each.
  */
 export class Fanout {
   delivered = 0;
@@ -30,10 +34,13 @@ export class Fanout {
         const before = this.delivered;
         if (targets && targets.length > 0) {
           const json = JSON.stringify(event);
+          const frames = new Map<string, Buffer>();
           for (const [connId, subId] of targets) {
             const sub = this.subscribers.get(connId);
             if (!sub || !this.visibility.mayRead(event, sub)) continue;
-            sub.deliver(subId, event, json);
+            let frame = frames.get(subId);
+            if (frame === undefined) frames.set(subId, (frame = Buffer.from(eventMsg(subId, json))));
+            sub.deliver(subId, frame);
             this.delivered++;
           }
         }
