@@ -6,5 +6,6 @@ import { gateway } from './gateway.js';
 import { http } from './http.js';
 import { ingest } from './ingest.js';
 import { query } from './query.js';
+import { verifyPool } from './verify-pool.js';
 
-export const SCENARIOS: Scenario[] = [ingest, fanout, connections, http, query, gateway];
+export const SCENARIOS: Scenario[] = [verifyPool, ingest, fanout, connections, http, query, gateway];
