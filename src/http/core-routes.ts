@@ -1,3 +1,4 @@
+import type { Config } from '../config/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { safeView } from '../metrics/debug-view.js';
@@ -34,12 +35,15 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 const DEBUG_LIST_CAP = 2_000;
 
 export function coreRoutes(ctx: RelayContext, isReady: () => boolean): Route[] {
+  // Many clients fetch NIP-11 on every connect. The document depends on the config alone,
+  // and a reload (--watch) swaps the config object, so it is built once per config.
+  let nip11: { cfg: Config; text: string } | undefined;
   const index = (req: IncomingMessage, res: ServerResponse): void => {
     if ((req.headers.accept ?? '').includes('application/nostr+json')) {
-      sendJson(res, 200, relayInformation(ctx.config(), ctx.verify.backendName), {
-        ...CORS,
-        'content-type': 'application/nostr+json',
-      });
+      const cfg = ctx.config();
+      if (nip11?.cfg !== cfg) nip11 = { cfg, text: JSON.stringify(relayInformation(cfg, ctx.verify.backendName)) };
+      res.writeHead(200, { ...CORS, 'content-type': 'application/nostr+json', 'content-length': Buffer.byteLength(nip11.text) });
+      res.end(nip11.text);
       return;
     }
     const redirect = ctx.config().network.index_redirect_to;

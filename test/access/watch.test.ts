@@ -55,3 +55,15 @@ test('disabling [auth] lifts the lists live', async (t) => {
   await reconfigure((text) => text.replace(/(\[auth\]\s*\nenabled = )true/, '$1false'));
   assertOk(await b.publish(signEvent(B, { content: 'anon after' })), true);
 });
+
+test('the NIP-11 document follows a reload (it is cached per config, not built per request)', async () => {
+  const info = async () => {
+    const res = await fetch(relay().url.replace(/^ws/, 'http'), { headers: { accept: 'application/nostr+json' } });
+    assert.equal(res.status, 200);
+    return (await res.json()) as { name?: string; limitation: { max_subscriptions: number } };
+  };
+  const before = await info();
+  await info(); // served from the cache
+  await reconfigure((text) => `${text}\n[limitation]\nmax_subscriptions = ${before.limitation.max_subscriptions + 7}\n`);
+  assert.equal((await info()).limitation.max_subscriptions, before.limitation.max_subscriptions + 7);
+});
