@@ -32,8 +32,10 @@ async function run1(threads: number | undefined, events: Parameters<typeof publi
   try {
     await publish(relay.url, warm, { connections: CONNECTIONS, window: WINDOW });
     const c0 = relay.cpuMicros();
+    const me0 = process.cpuUsage();
     const r: PublishResult = await publish(relay.url, events, { connections: CONNECTIONS, window: WINDOW, ratePerSec });
-    return { r, cpuUs: relay.cpuMicros() - c0 };
+    const me = process.cpuUsage(me0);
+    return { r, cpuUs: relay.cpuMicros() - c0, clientUs: me.user + me.system };
   } finally {
     await relay.stop();
   }
@@ -55,7 +57,7 @@ export const ingest: Scenario = {
     const sizes = [...new Set([1, defaultThreads, availableParallelism()])];
     let defaultRate = 0;
     for (const threads of sizes) {
-      const { r, cpuUs } = await run1(threads, events, warm);
+      const { r, cpuUs, clientUs } = await run1(threads, events, warm);
       const rate = r.accepted / (r.wallMs / 1000);
       const isDefault = threads === defaultThreads;
       if (isDefault) defaultRate = rate;
@@ -65,6 +67,13 @@ export const ingest: Scenario = {
         { scenario: 'ingest', metric: `accepted, ${tag}`, value: rate, unit: 'ev/s', baseline: { name: `verify ceiling ${threads}×${backend}`, value: ceiling }, ...(isDefault ? { target: '≥ 0.75x', met: rate / ceiling >= 0.75 } : {}) },
         { scenario: 'ingest', metric: `relay CPU per event, ${tag}`, value: cpuUs / Math.max(1, r.accepted), unit: 'µs', ...(isDefault ? { target: '< 150 µs', met: cpuUs / r.accepted < 150 } : {}) },
         { scenario: 'ingest', metric: `OK p50 / p99 at max, ${tag}`, value: r.latency.percentile(50), unit: `/ ${r.latency.percentile(99).toFixed(1)} ms` },
+        // The client shares the machine: how much of all its cores relay and client kept busy.
+        {
+          scenario: 'ingest',
+          metric: `machine busy (relay + bench client), ${tag}`,
+          value: ((cpuUs + clientUs) / (r.wallMs * 1000 * availableParallelism())) * 100,
+          unit: `% of ${availableParallelism()} cores (client ${(clientUs / Math.max(1, r.accepted)).toFixed(0)} µs per event)`,
+        },
       );
       if (r.accepted !== r.sent) rows.push({ scenario: 'ingest', metric: `not accepted, ${tag}: ${rejectedText(r)}`, value: r.sent - r.accepted, unit: 'events', target: '0', met: false });
     }
