@@ -81,9 +81,11 @@ export function listMembers(t: GatewayTables, group: string): string[] {
   return out;
 }
 
-/** Members, admins and the owner may read and write the group's traffic. */
-export function isMember(t: GatewayTables, group: string, pubkey: string): boolean {
-  const r = t.roster.get(group);
+/**
+ * Members, admins and the owner may read and write the group's traffic. `r` is the
+ * group's roster record when the caller has read it already.
+ */
+export function isMember(t: GatewayTables, group: string, pubkey: string, r: RosterRecord | undefined = t.roster.get(group)): boolean {
   if (r === undefined) return false;
   return r.owner === pubkey || r.admins.includes(pubkey) || isListedMember(t, group, pubkey);
 }

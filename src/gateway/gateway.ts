@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
 import { GroupActor, recordGroupMessage, touchGroup } from '../../actors/group.js';
 import { depositItem, MailboxActor, mailboxRecipients } from '../../actors/mailbox.js';
-import { addMemberFromGiftwrap, applyRoster, decideRoster, isListedMember, isMember, parseRosterEvent, RosterActor } from '../../actors/roster.js';
+import { addMemberFromGiftwrap, applyRoster, decideRoster, isMember, parseRosterEvent, RosterActor } from '../../actors/roster.js';
 import type { Supervised } from '../../actors/supervisor.js';
 import type { MlsGatewayConfig } from '../config/types.js';
 import { log } from '../log.js';
@@ -331,16 +331,12 @@ export class Gateway {
    */
   private readonly rosterMemo = new Map<string, RosterRecord | undefined>();
 
-  private isMemberNow(group: string, pubkey: string): boolean {
-    let r: RosterRecord | undefined;
-    if (this.rosterMemo.has(group)) r = this.rosterMemo.get(group);
-    else {
-      if (this.rosterMemo.size === 0) queueMicrotask(() => this.rosterMemo.clear());
-      r = this.t.roster.get(group);
-      this.rosterMemo.set(group, r);
-    }
-    if (r === undefined) return false;
-    return r.owner === pubkey || r.admins.includes(pubkey) || isListedMember(this.t, group, pubkey);
+  private rosterNow(group: string): RosterRecord | undefined {
+    if (this.rosterMemo.has(group)) return this.rosterMemo.get(group);
+    if (this.rosterMemo.size === 0) queueMicrotask(() => this.rosterMemo.clear());
+    const r = this.t.roster.get(group);
+    this.rosterMemo.set(group, r);
+    return r;
   }
 
   readonly mayRead = (e: NostrEvent, c: Client): boolean => {
@@ -357,7 +353,7 @@ export class Gateway {
         if (c.pubkeys.length === 0) return false;
         if (policy === 'authenticated') return true;
         const group = onlyTag(e, 'h');
-        return group !== undefined && c.pubkeys.some((pk) => this.isMemberNow(group, pk));
+        return group !== undefined && c.pubkeys.some((pk) => isMember(this.t, group, pk, this.rosterNow(group)));
       }
       case 446: {
         const p = onlyTag(e, 'p');
@@ -369,7 +365,7 @@ export class Gateway {
       }
       case 450: {
         const group = onlyTag(e, 'h');
-        return group !== undefined && c.pubkeys.some((pk) => this.isRelayAdmin(pk) || this.isMemberNow(group, pk));
+        return group !== undefined && c.pubkeys.some((pk) => this.isRelayAdmin(pk) || isMember(this.t, group, pk, this.rosterNow(group)));
       }
       case 1059: {
         const p = onlyTag(e, 'p');

@@ -1,6 +1,6 @@
-import type { Config } from '../config/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config/types.js';
 import { safeView } from '../metrics/debug-view.js';
 import type { RelayContext } from '../relay-context.js';
 import { VERSION } from '../version.js';
