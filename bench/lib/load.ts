@@ -33,9 +33,16 @@ export function open(url: string): Promise<WebSocket> {
   });
 }
 
-export async function openMany(url: string, n: number, parallel = 100): Promise<WebSocket[]> {
+/** Opens n sockets, `parallel` at a time, pushing each into `into` as soon as it is open, so a failure part-way still leaves every open socket for closeAll. */
+export async function openInto(url: string, n: number, into: WebSocket[], parallel = 100): Promise<void> {
+  for (let i = 0; i < n; i += parallel) {
+    await Promise.all(Array.from({ length: Math.min(parallel, n - i) }, () => open(url).then((ws) => void into.push(ws))));
+  }
+}
+
+export async function openMany(url: string, n: number): Promise<WebSocket[]> {
   const out: WebSocket[] = [];
-  for (let i = 0; i < n; i += parallel) out.push(...(await Promise.all(Array.from({ length: Math.min(parallel, n - i) }, () => open(url)))));
+  await openInto(url, n, out);
   return out;
 }
 

@@ -1,18 +1,9 @@
 /**
- * The client side of many-connection scenarios: sockets opened in batches into an array
- * the caller owns (so a failure part-way still leaves every open socket for closeAll),
- * one REQ left open on each, and a cheap tracker of what the subscribers receive.
+ * The client side of many-connection scenarios: one REQ left open on each socket, and a
+ * cheap tracker of what the subscribers receive.
  */
 import type { WebSocket } from 'ws';
-import { open } from './load.js';
 import { Latencies } from './stats.js';
-
-/** Opens n sockets, `parallel` at a time, pushing each into `into` as soon as it is open. */
-export async function openInto(url: string, n: number, into: WebSocket[], parallel = 100): Promise<void> {
-  for (let i = 0; i < n; i += parallel) {
-    await Promise.all(Array.from({ length: Math.min(parallel, n - i) }, () => open(url).then((ws) => void into.push(ws))));
-  }
-}
 
 /** Sends REQ `subId` on every socket and resolves once each has sent EOSE; the subscriptions stay open. */
 export async function subscribeAll(sockets: WebSocket[], subId: string, filter: (i: number) => object): Promise<void> {

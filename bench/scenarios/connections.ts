@@ -14,11 +14,11 @@
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { startBareBroadcast } from '../lib/bare-broadcast.js';
-import { closeAll } from '../lib/load.js';
+import { closeAll, openInto } from '../lib/load.js';
 import { startBenchRelay } from '../lib/relay.js';
 import type { Row, Scenario } from '../lib/report.js';
 import { sleep } from '../lib/stats.js';
-import { openInto, subscribeAll } from '../lib/subscribers.js';
+import { subscribeAll } from '../lib/subscribers.js';
 
 const N = Number(process.env.BENCH_CONN_N ?? 8000);
 const WARM = 100;

@@ -11,10 +11,10 @@ import type { WebSocket } from 'ws';
 import type { NostrEvent } from '../../src/protocol/types.js';
 import { startBareBroadcast } from '../lib/bare-broadcast.js';
 import { presigned, type EventSpec } from '../lib/events.js';
-import { closeAll } from '../lib/load.js';
+import { closeAll, openInto } from '../lib/load.js';
 import { startBenchRelay } from '../lib/relay.js';
 import type { Row, Scenario } from '../lib/report.js';
-import { openInto, Receipts, subscribeAll } from '../lib/subscribers.js';
+import { Receipts, subscribeAll } from '../lib/subscribers.js';
 
 const SUBS = Number(process.env.BENCH_FANOUT_SUBS ?? 1000);
 const EVENTS = Number(process.env.BENCH_FANOUT_EVENTS ?? 300);
