@@ -17,6 +17,7 @@ import type { RelayContext } from './relay-context.js';
 import { EventStore } from './storage/event-store.js';
 import { Writer } from './storage/writer.js';
 import { restoreOnStart, startBackups } from './lifecycle/backups.js';
+import { keepFilesPrivate } from './lifecycle/faults.js';
 import { closeHttp, closeSockets, SHUTDOWN_BUDGET } from './lifecycle/shutdown.js';
 import { VerifyPool } from './verify/pool.js';
 import type { ConnectionActor } from '../actors/connection.js';
@@ -39,6 +40,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   const startedAt = Date.now();
   let ready = false;
 
+  await keepFilesPrivate(config.data.path);
   await restoreOnStart(config);
   const store = await EventStore.open({ path: config.data.path, mapSize: config.data.map_size });
   const writer = new Writer(store);

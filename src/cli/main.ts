@@ -21,6 +21,9 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 };
 
 async function main(argv: string[]): Promise<number> {
+  // Everything this tool writes (the database, snapshots, exports) holds other people's
+  // events and mailboxes: owner-only, whatever the caller's umask.
+  process.umask(0o077);
   const [name, ...rest] = argv;
   if (!name || name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(USAGE + '\n');

@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/load.js';
 import { watchConfig } from '../config/watch.js';
 import { log } from '../log.js';
+import { installFaultBarrier } from '../lifecycle/faults.js';
 import { startRelay } from '../relay.js';
 import { parseCommandArgs, requireConfigPath } from './args.js';
 
@@ -15,6 +16,7 @@ export async function runRelay(argv: string[]): Promise<number> {
   const config = loadConfig(file);
   for (const w of config.warnings) log.warn({ file: config.file }, w);
 
+  installFaultBarrier();
   const relay = await startRelay(config);
   log.info({ host: relay.host, port: relay.port, data: config.data.path }, 'listening');
 

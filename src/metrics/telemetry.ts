@@ -1,3 +1,4 @@
+import { faultCount } from '../lifecycle/faults.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { log } from '../log.js';
 import { isAddressable, isEphemeral, isReplaceable } from '../protocol/kinds.js';
@@ -345,6 +346,7 @@ export class RelayTelemetry {
     } });
     pullCounter(this.registry, 'mls_relay_actor_failures_total', 'Actor failures handled by the supervisor', () => ctx.supervisor.state.getSnapshot().context.failures);
     pullCounter(this.registry, 'mls_relay_actor_restarts_total', 'Actors rebuilt by the supervisor after a failure', () => ctx.supervisor.state.getSnapshot().context.restarts);
+    pullCounter(this.registry, 'mls_relay_faults_total', 'Throws that escaped every handler and were caught by the process backstop (each is a bug)', faultCount);
   }
 
   /** Prometheus text exposition of this relay's registry. */
