@@ -145,3 +145,21 @@ test('a GET token may be used again within its window (a read retried learns not
     assert.equal(r.json.keypackages!.length, 2);
   }
 });
+
+test('the spent-token ledger: a replay is refused until the window closes; full means refusing, never forgetting', async () => {
+  const { SpentTokens } = await import('../../src/gateway/nip98-replay.js');
+  const ledger = new SpentTokens(2);
+  const t0 = 1_000_000;
+  assert.equal(ledger.spend('a', t0 + 60, t0), 'fresh');
+  assert.equal(ledger.spend('a', t0 + 60, t0 + 60), 'replay');
+  assert.equal(ledger.spend('b', t0 + 5, t0), 'fresh');
+  // Full of live tokens: a new one is refused, and the live ones are still remembered.
+  assert.equal(ledger.spend('c', t0 + 60, t0 + 1), 'full');
+  assert.equal(ledger.spend('a', t0 + 60, t0 + 1), 'replay');
+  // Once b's window has passed it is dropped, which makes room.
+  assert.equal(ledger.spend('c', t0 + 60, t0 + 6), 'fresh');
+  assert.equal(ledger.size, 2);
+  // Past its window a is forgotten (the created_at check refuses it from then on anyway).
+  assert.equal(ledger.spend('d', t0 + 120, t0 + 61), 'fresh');
+  assert.equal(ledger.size, 2);
+});
