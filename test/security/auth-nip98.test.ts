@@ -157,7 +157,7 @@ test('the spent-token ledger: a replay is refused until the window closes; full 
   assert.equal(ledger.spend('c', t0 + 60, t0 + 1), 'full');
   assert.equal(ledger.spend('a', t0 + 60, t0 + 1), 'replay');
   // Once b's window has passed it is dropped, which makes room.
-  assert.equal(ledger.spend('c', t0 + 60, t0 + 6), 'fresh');
+  assert.equal(ledger.spend('c', t0 + 66, t0 + 6), 'fresh');
   assert.equal(ledger.size, 2);
   // Past its window a is forgotten (the created_at check refuses it from then on anyway).
   assert.equal(ledger.spend('d', t0 + 120, t0 + 61), 'fresh');
