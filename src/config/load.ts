@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
+import { isLoopbackName } from '../protocol/relay-url.js';
 import { applyEnv } from './env.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { authRuleFields, rootSpec, SECTION_NAMES, serverSpec } from './schema.js';
 import type { Config } from './types.js';
-import { isLoopbackName } from '../protocol/relay-url.js';
 import { defaultsOf, isTable, mergeDeep, readTable, type Report, type Table } from './validate.js';
 
 export { ConfigError, type ConfigProblem } from './errors.js';
@@ -76,7 +76,7 @@ function buildConfig(doc: Table, env: NodeJS.ProcessEnv, report: Report): Config
 }
 
 /**
- * Without relay_url the relay can only recognise loopback names as its own (pipeline/auth.ts): the
+ * Without relay_url the relay can only recognise loopback names as its own (protocol/relay-url.ts): the
  * Host header is the sender's word, and a relay in the middle sends its own. So a relay reachable
  * from elsewhere must be told its public URL before it takes NIP-42 or NIP-98 logins.
  */
