@@ -51,7 +51,7 @@ export class ConnectionActor implements Supervised, Subscriber {
     readonly connId: number,
     readonly remote: string,
     /** Host header of the upgrade: the client's word, so never what NIP-42 checks (protocol/relay-url.ts). */
-    readonly host: string,
+    private readonly host: string,
   ) {
     this.id = `conn:${connId}`;
     this.state = createStore({

@@ -7,7 +7,7 @@
  *
  * Full means refusing new tokens, never forgetting live ones: forgetting would reopen replays,
  * while refusing costs a retry a minute later. The cap is far above honest traffic (it is every
- * state-changing REST request of the last two minutes) and bounds memory to a few tens of MiB.
+ * state-changing REST request of the last two minutes) and bounds memory to about 18 MiB.
  */
 export const MAX_LIVE_TOKENS = 100_000;
 
