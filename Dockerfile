@@ -24,6 +24,9 @@ RUN npx tsc -p tsconfig.json
 
 # ---- runtime ----
 FROM node:24-bookworm-slim
+# Listening on every interface, the relay will not start without its public URL (NIP-42 and NIP-98
+# check it; the Host header is the client's word): run with -e MLS_RELAY_INFORMATION__RELAY_URL=wss://...
+# (a space-separated list if it has several names), as config/cloudrun/service.yaml does.
 ENV NODE_ENV=production \
     MLS_RELAY_NETWORK__HOST=0.0.0.0 \
     MLS_RELAY_DATA__PATH=/data

@@ -50,7 +50,7 @@ export class ConnectionActor implements Supervised, Subscriber {
     private readonly socket: Duplex,
     readonly connId: number,
     readonly remote: string,
-    /** Host this client reached us by; the NIP-42 relay tag must name it when relay_url is unset. */
+    /** Host header of the upgrade: the client's word, so never what NIP-42 checks (protocol/relay-url.ts). */
     private readonly host: string,
   ) {
     this.id = `conn:${connId}`;
@@ -247,11 +247,12 @@ export class ConnectionActor implements Supervised, Subscriber {
   private async onAuth(raw: unknown): Promise<void> {
     const r = await authenticate(this.ctx, raw, {
       challenge: this.challenge,
-      host: this.host,
+      localPort: (this.socket as { localPort?: number }).localPort,
       pubkeys: () => this.pubkeys,
       admit: (pubkey) => this.state.trigger.authenticated({ pubkey }),
     });
-    if (r.pubkey !== undefined) log.info({ conn: this.connId, pubkey: r.pubkey }, 'authenticated');
+    // Debug only: at info, the log would be a record of who was online when.
+    if (r.pubkey !== undefined) log.debug({ conn: this.connId, pubkey: r.pubkey }, 'authenticated');
     this.send(r.id === undefined ? noticeMsg(r.message) : okMsg(r.id, r.ok, r.message));
   }
 

@@ -152,9 +152,9 @@ export const http: Scenario = {
         const pre = await rest.getGroup(group);
         if (!pre.ok) throw new Error(`GET /groups/{id} pre-flight: ${pre.status} ${pre.text}`);
 
-        // NIP-98 tokens are signed just before each run (created_at must be within 60 s). The
-        // relay keeps no replay cache, so one token per URL/body serves a whole run; each
-        // request is still verified, so the per-request cost is the same as fresh tokens.
+        // NIP-98 tokens are signed just before each run (created_at must be within 60 s). A GET
+        // token may be reused, so one serves a whole run; a POST token is spent on first use
+        // (the relay's replay cache), so every claim of the warm-up and the run gets its own.
         const groupPath = `/api/v1/groups/${group}`;
         const claimPath = '/api/v1/keypackages/claim';
         const endpoints: Array<{ name: string; requests: () => AcRequest[]; amount?: number }> = [
@@ -168,9 +168,9 @@ export const http: Scenario = {
             name: 'POST /api/v1/keypackages/claim (NIP-98)',
             amount: CLAIMS,
             requests: () => {
-              // One body and token per owner; setupRequest cycles owners across all connections.
-              const prepared = kps.pubkeys.map((owner) => {
-                const body = JSON.stringify({ owner });
+              // One token per request; setupRequest cycles owners across all connections.
+              const prepared = Array.from({ length: WARM + CLAIMS + CONNECTIONS }, (_, j) => {
+                const body = JSON.stringify({ owner: kps.pubkeys[j % kps.pubkeys.length] });
                 return { body, headers: { 'content-type': 'application/json', authorization: httpAuthHeader(claimer, { url: relay.httpUrl + claimPath, method: 'POST', body }) } };
               });
               let next = 0;

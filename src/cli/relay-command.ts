@@ -13,7 +13,7 @@ const LINGER_MS = 500;
 export async function runRelay(argv: string[]): Promise<number> {
   const args = parseCommandArgs(argv, { config: { type: 'string', short: 'c' }, watch: { type: 'boolean' } }, 'relay');
   const file = requireConfigPath(args.config, 'relay');
-  const config = loadConfig(file);
+  const config = loadConfig(file, process.env, { serve: true });
   for (const w of config.warnings) log.warn({ file: config.file }, w);
 
   installFaultBarrier();

@@ -127,7 +127,7 @@ export const kindRanges: Check = listOf((x) => {
   return fail(`a kind (0-${MAX_KIND}) or a [start, end) pair with start < end`, x);
 }, { split: false });
 
-export const wsUrl: Check = (v) => {
+function oneWsUrl(v: unknown): string {
   if (typeof v === 'string') {
     try {
       const u = new URL(v);
@@ -137,6 +137,18 @@ export const wsUrl: Check = (v) => {
     }
   }
   return fail('a ws:// or wss:// URL', v);
+}
+
+/**
+ * The relay's public URL(s): one URL, or a list when it answers under several names. Always a list
+ * after loading. From the environment, a space/comma-separated string (like the key lists).
+ */
+export const wsUrls: Check = (v, ctx) => {
+  if (typeof v === 'string' && !ctx.fromEnv) return [oneWsUrl(v)];
+  if (typeof v !== 'string' && !Array.isArray(v)) fail('a ws:// or wss:// URL or a list of them', v);
+  const list = listOf(oneWsUrl, { split: true })(v, ctx) as string[];
+  if (list.length === 0) fail('a ws:// or wss:// URL or a non-empty list of them (leave the key out instead)', v);
+  return list;
 };
 
 /** A path prefix for the REST API; trailing slashes dropped so route joins never double them. */

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
+import { isLoopbackName } from '../protocol/relay-url.js';
 import { applyEnv } from './env.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { authRuleFields, rootSpec, SECTION_NAMES, serverSpec } from './schema.js';
@@ -16,7 +17,16 @@ export { ConfigError, type ConfigProblem } from './errors.js';
 
 const MAX_SYNTAX_ERRORS = 10;
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export interface LoadOptions {
+  /**
+   * For a relay that will take connections (`relay`, its --watch reloads), not for import/export:
+   * also refuses what is unsafe to serve (a public listener without relay_url), so an rnostr.toml
+   * still loads for the tools while the relay says what to add.
+   */
+  serve?: boolean;
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
   const abs = resolve(file);
   let text: string;
   try {
@@ -25,14 +35,16 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     const message = `cannot read config file ${abs}: ${readFailure(e)}`;
     throw new ConfigError(abs, [{ message }], message);
   }
-  return parseConfig(text, abs, env);
+  return parseConfig(text, abs, env, opts);
 }
 
 /** Same as loadConfig for text already in memory; `file` is only used in messages and Config.file. */
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
   const { doc, problems } = parseToml(text);
   const report: Report = { problems, warnings: [] };
   const config = doc ? buildConfig(doc, env, report) : undefined;
+  const unsafe = config && opts.serve ? publicUrlProblem(config) : undefined;
+  if (unsafe) report.problems.push(unsafe);
   if (report.problems.length > 0 || config === undefined) throw new ConfigError(file, report.problems);
   config.file = file;
   return config;
@@ -61,6 +73,21 @@ function buildConfig(doc: Table, env: NodeJS.ProcessEnv, report: Report): Config
   const serverPart = server === undefined ? undefined : readTable(server, serverSpec, 'server', report);
   if (report.problems.length > 0) return undefined;
   return assemble(mergeDeep(defaultsOf(rootSpec), partial), partial, serverPart, report.warnings);
+}
+
+/**
+ * Without relay_url the relay can only recognise loopback names as its own (protocol/relay-url.ts): the
+ * Host header is the sender's word, and a relay in the middle sends its own. So a relay reachable
+ * from elsewhere must be told its public URL before it takes NIP-42 or NIP-98 logins.
+ */
+function publicUrlProblem(config: Config): ConfigProblem | undefined {
+  if (config.information.relay_url !== undefined || isLoopbackName(config.network.host)) return undefined;
+  return {
+    key: 'information.relay_url',
+    message:
+      `required when network.host is not loopback (it is ${JSON.stringify(config.network.host)}): NIP-42 and NIP-98 must know ` +
+      'the relay\'s public URL(s) (relay_url = "wss://relay.example.com", or MLS_RELAY_INFORMATION__RELAY_URL in the environment)',
+  };
 }
 
 function assemble(merged: Table, partial: Table, server: Table | undefined, warnings: string[]): Config {

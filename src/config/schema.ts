@@ -39,7 +39,7 @@ const information = table({
   pubkey: f(c.pubkey),
   contact: f(c.str()),
   software: f(c.str(), 'https://github.com/mls-relay/mls-relay'),
-  relay_url: f(c.wsUrl),
+  relay_url: f(c.wsUrls),
 });
 
 const data = table({

@@ -13,7 +13,8 @@ export interface Config {
     pubkey?: string; // hex
     contact?: string;
     software: string;
-    relay_url?: string; // public ws(s) URL, for NIP-42 relay tag checks
+    /** Public ws(s) URL(s) (one URL or a list in the file): the only hosts NIP-42 relay tags and NIP-98 `u` may name. */
+    relay_url?: string[];
   };
   data: {
     path: string; // resolved against process.cwd()

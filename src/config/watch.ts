@@ -48,7 +48,7 @@ export function watchConfig(
     if (stopped) return;
     let next: Config;
     try {
-      next = loadConfig(path, options.env ?? process.env);
+      next = loadConfig(path, options.env ?? process.env, { serve: true });
     } catch (e) {
       // During a rename-over save the file can be briefly absent: look once more before complaining.
       if (/no such file/.test((e as Error).message) && !missingRetried) {

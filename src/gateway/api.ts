@@ -137,7 +137,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
         if (!gw.cfg().enable_api) throw notFound('not found');
         const body = await readBody(req, ctx.config().limitation.max_message_length);
         const auth = await checkNip98(req, body, ctx.config().information.relay_url, ctx.verify, nowSec());
-        if (!auth.ok) throw new HttpError(401, 'unauthorized', auth.error);
+        if (!auth.ok) throw new HttpError(auth.status ?? 401, auth.code ?? 'unauthorized', auth.error);
         const client: Client = { connId: 0, remote: req.socket.remoteAddress ?? '', pubkeys: [auth.pubkey] };
         const [status, out] = await fn({ pubkey: auth.pubkey, client, body, url, params, req });
         sendJson(res, status, out);

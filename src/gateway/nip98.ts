@@ -1,38 +1,32 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { validateEvent } from '../protocol/event-validate.js';
-import { hostOf } from '../pipeline/auth.js';
+import { namesOwnUrl } from '../protocol/relay-url.js';
 import type { VerifyPool } from '../verify/pool.js';
+import { SpentTokens } from './nip98-replay.js';
 
 const WINDOW_SEC = 60;
 
-export type Nip98Result = { ok: true; pubkey: string } | { ok: false; error: string };
+/** `status`/`code` only when the answer is not 401 unauthorized. */
+export type Nip98Result = { ok: true; pubkey: string } | { ok: false; error: string; status?: number; code?: string };
 
-/** The request's path+query and the hosts it may have been addressed to (Host, or relay_url behind a proxy). */
-function expectedTarget(req: IncomingMessage, relayUrl: string | undefined): { pathQuery: string; hosts: string[] } {
-  const hosts: string[] = [];
-  if (req.headers.host) hosts.push(hostOf(req.headers.host));
-  const fwd = req.headers['x-forwarded-host'];
-  if (typeof fwd === 'string' && fwd !== '') hosts.push(hostOf(fwd.split(',')[0]!.trim()));
-  if (relayUrl) hosts.push(hostOf(relayUrl));
-  return { pathQuery: req.url ?? '/', hosts };
-}
+/** One per process: a token names one relay's URL, so relays sharing a process (tests) only share the cap. */
+const spent = new SpentTokens();
 
-/** Host without a default port, so https://h and https://h:443 compare equal behind TLS terminators. */
-function bareHost(h: string): string {
-  return h.replace(/:(80|443)$/, '');
-}
+/** Reads may be retried with their token (NIP-98 does not forbid it, and a retry learns nothing new). */
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
 /**
  * NIP-98: `Authorization: Nostr <base64 kind 27235>`, `u` = this URL (scheme-insensitive;
- * path+query exact, host = Host header, X-Forwarded-Host or relay_url), `method`, and
- * `payload` = sha256(raw body) whenever there is a body; created_at within 60 s; the
- * signature checked by the verify pool. Error texts are for the client, never internals.
+ * path+query exact; host one of relay_url, or without it a loopback name on the port the request
+ * reached: never the Host or X-Forwarded-Host header), `method`, and `payload` = sha256(raw body)
+ * whenever there is a body; created_at within 60 s; the signature checked by the verify pool; a
+ * token for anything but GET/HEAD used once only. Error texts are for the client, never internals.
  */
 export async function checkNip98(
   req: IncomingMessage,
   body: Buffer,
-  relayUrl: string | undefined,
+  relayUrls: readonly string[] | undefined,
   verify: VerifyPool,
   nowSec: number,
 ): Promise<Nip98Result> {
@@ -61,12 +55,8 @@ export async function checkNip98(
   } catch {
     return { ok: false, error: 'NIP-98 u tag is not an absolute URL' };
   }
-  const want = expectedTarget(req, relayUrl);
-  if (url.pathname + url.search !== want.pathQuery) return { ok: false, error: 'NIP-98 u tag does not match the request URL' };
-  const host = bareHost(url.host.toLowerCase());
-  if (want.hosts.length > 0 && !want.hosts.some((h) => bareHost(h) === host)) {
-    return { ok: false, error: 'NIP-98 u tag names another host' };
-  }
+  if (url.pathname + url.search !== (req.url ?? '/')) return { ok: false, error: 'NIP-98 u tag does not match the request URL' };
+  if (!namesOwnUrl(u, relayUrls, req.socket.localPort)) return { ok: false, error: 'NIP-98 u tag names another host' };
 
   if ((tag('method') ?? '').toUpperCase() !== (req.method ?? '').toUpperCase()) {
     return { ok: false, error: 'NIP-98 method tag does not match the request method' };
@@ -79,5 +69,12 @@ export async function checkNip98(
   }
   const verdict = await verify.verify(e);
   if (verdict !== 0) return { ok: false, error: 'NIP-98 event has a bad id or signature' };
+  if (!SAFE_METHODS.has((req.method ?? '').toUpperCase())) {
+    const spend = spent.spend(e.sig, e.created_at + WINDOW_SEC, nowSec);
+    if (spend === 'replay') return { ok: false, error: 'NIP-98 token already used' };
+    if (spend === 'full') {
+      return { ok: false, status: 503, code: 'unavailable', error: 'too many NIP-98 tokens in use; retry in a minute' };
+    }
+  }
   return { ok: true, pubkey: e.pubkey };
 }

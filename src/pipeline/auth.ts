@@ -2,6 +2,7 @@ import type { Config } from '../config/types.js';
 import { validateEvent } from '../protocol/event-validate.js';
 import type { NostrEvent } from '../protocol/types.js';
 import type { VerifyPool } from '../verify/pool.js';
+import { namesOwnUrl } from '../protocol/relay-url.js';
 
 const AUTH_WINDOW_SEC = 600;
 /**
@@ -12,50 +13,20 @@ export const MAX_PUBKEYS_PER_CONNECTION = 16;
 /** An AUTH event carries two tags; anything near the EVENT limit is not an AUTH. */
 const MAX_AUTH_TAGS = 100;
 
-/** The host (and port, if any) of a ws(s)/http(s) URL or a bare Host header, lowercased. */
-export function hostOf(urlOrHost: string): string {
-  try {
-    const u = new URL(urlOrHost.includes('://') ? urlOrHost : `ws://${urlOrHost}`);
-    return u.host.toLowerCase();
-  } catch {
-    return urlOrHost.toLowerCase();
-  }
-}
-
-/** Hostname (lowercase, no trailing dot) and explicit port ('' when none) of a URL or bare Host header. */
-function hostParts(urlOrHost: string): { hostname: string; port: string } | undefined {
-  try {
-    const u = new URL(urlOrHost.includes('://') ? urlOrHost : `ws://${urlOrHost}`);
-    if (u.hostname === '') return undefined;
-    return { hostname: u.hostname.toLowerCase().replace(/\.$/, ''), port: u.port };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Whether an AUTH `relay` tag names this relay. Hostnames must match; ports only when both sides spell
- * one out, because behind a TLS proxy the Host header and the client's wss:// URL legitimately differ in
- * whether the port is written (NIP-42: "checking the domain name should be enough").
- */
-export function namesThisRelay(relayTag: string, expected: string): boolean {
-  const a = hostParts(relayTag);
-  const b = hostParts(expected);
-  if (!a || !b || a.hostname !== b.hostname) return false;
-  return a.port === '' || b.port === '' || a.port === b.port;
-}
+export { namesThisRelay } from '../protocol/relay-url.js';
 
 export type AuthFailure = 'malformed' | 'kind' | 'challenge' | 'relay' | 'created_at' | 'signature' | 'too_many_pubkeys';
 
 /**
  * NIP-42 checks that need no cryptography (the signature is checked by the verify pool):
- * kind 22242, this connection's challenge, a relay tag naming this relay, a fresh created_at.
- * `expectedRelay` is [information] relay_url, or the request's Host header when unset.
+ * kind 22242, this connection's challenge, a relay tag naming this relay (protocol/relay-url.ts:
+ * relay_url, or without it a loopback name on `localPort`), a fresh created_at.
  */
 export function checkAuthEvent(
   event: NostrEvent,
   challenge: string,
-  expectedRelay: string,
+  relayUrls: readonly string[] | undefined,
+  localPort: number | undefined,
   nowSec: number,
 ): { message: string; label: AuthFailure } | undefined {
   if (event.kind !== 22242) return { label: 'kind', message: 'invalid: AUTH event must be kind 22242' };
@@ -63,7 +34,7 @@ export function checkAuthEvent(
   if (tag('challenge') !== challenge) return { label: 'challenge', message: 'invalid: challenge does not match this connection' };
   const relay = tag('relay');
   if (relay === undefined) return { label: 'relay', message: 'invalid: missing relay tag' };
-  if (!namesThisRelay(relay, expectedRelay)) return { label: 'relay', message: 'invalid: relay tag does not name this relay' };
+  if (!namesOwnUrl(relay, relayUrls, localPort)) return { label: 'relay', message: 'invalid: relay tag does not name this relay' };
   if (Math.abs(nowSec - event.created_at) > AUTH_WINDOW_SEC) {
     return { label: 'created_at', message: 'invalid: AUTH event created_at is not within 10 minutes of now' };
   }
@@ -82,8 +53,8 @@ export interface AuthOutcome {
 
 export interface AuthConnection {
   readonly challenge: string;
-  /** Host header of the upgrade request. */
-  readonly host: string;
+  /** The port this relay accepted the connection on (the Host header is the sender's word, never used). */
+  readonly localPort: number | undefined;
   /** Read live: AUTHs are verified concurrently, and the cap must hold after each one lands. */
   pubkeys(): readonly string[];
   /** Records a proven pubkey; called synchronously with the final cap check, so no two AUTHs race past it. */
@@ -118,8 +89,7 @@ async function judge(ctx: { config: () => Config; verify: VerifyPool }, raw: unk
   const checked = validateEvent(raw, { maxEventTags: MAX_AUTH_TAGS, maxOlderSec: Infinity, maxNewerSec: Infinity }, nowSec);
   if (!checked.ok) return { id: checked.id, ok: false, message: checked.reason, failure: 'malformed' };
   const event = checked.event;
-  const expected = ctx.config().information.relay_url ?? conn.host;
-  const problem = checkAuthEvent(event, conn.challenge, expected, nowSec);
+  const problem = checkAuthEvent(event, conn.challenge, ctx.config().information.relay_url, conn.localPort, nowSec);
   if (problem) return { id: event.id, ok: false, message: problem.message, failure: problem.label };
   const full = (): AuthOutcome | undefined => {
     const held = conn.pubkeys();

@@ -160,7 +160,7 @@ test('installAccessControl: steps read the config live and report every rejectio
     assert.equal(firstRejection(hooks.req, [{}], client([]), 'REQ'), undefined);
     assert.match(firstRejection(hooks.req, [{}], client([]), 'COUNT') ?? '', /^rate-limited:/);
     const bad = { id: hex('1'), pubkey: A, created_at: Math.floor(Date.now() / 1000), kind: 1, tags: [], content: '', sig: hex('2') + hex('2') };
-    const out = await authenticate(ctx as never, bad, { challenge: 'c', host: 'h', pubkeys: () => [], admit: () => undefined });
+    const out = await authenticate(ctx as never, bad, { challenge: 'c', localPort: 1, pubkeys: () => [], admit: () => undefined });
     assert.equal(out.ok, false);
     // A reload is a new config object: the new lists apply to the next call.
     config = { ...config, auth: { ...config.auth, event: {} }, rate_limiter: { ...config.rate_limiter, enabled: false } };

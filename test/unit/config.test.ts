@@ -274,7 +274,7 @@ describe('loadConfig: errors', () => {
       `[information]\nrelay_url = "wss://relay.example.com"\n[network]\nreal_ip_header = ["X-Forwarded-For"]\n` +
         `[[rate_limiter.event]]\nlimit = 5\nkinds = [1, [30000, 40000]]\n[extensions.mls_gateway]\nadmin_pubkeys = ["${npubEncode(HEX1)}"]\napi_prefix = "/api/v2/"\n`,
     );
-    assert.equal(c.information.relay_url, 'wss://relay.example.com');
+    assert.deepEqual(c.information.relay_url, ['wss://relay.example.com']);
     assert.equal(c.network.real_ip_header, 'x-forwarded-for');
     assert.deepEqual(c.rate_limiter.event[0]!.kinds, [[1, 2], [30000, 40000]]);
     assert.equal(c.rate_limiter.event[0]!.period, 60_000);
