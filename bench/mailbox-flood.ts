@@ -49,8 +49,7 @@ await initSigner();
 const relay = await startBenchRelay({
   gateway: true,
   config: {
-    'extensions.mls_gateway': { mailbox_max_items: N + 10 },
-    'extensions.mls_gateway.rate_limits': { max_mailbox_deposits_per_minute: N + 10 },
+    'extensions.mls_gateway': { mailbox_max_items: N + 10, mailbox_deposits_per_minute: N + 10 },
   },
 });
 try {

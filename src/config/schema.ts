@@ -144,6 +144,8 @@ const mls_gateway = table(
     welcome_ttl: f(c.duration({ min: 1 }), 259200 * SECOND),
     // A mailbox nobody empties must not grow without bound; 1000 pending welcomes is far beyond honest use.
     mailbox_max_items: f(positive, 1000),
+    // Unlike rate_limits (absent = no cap) this has a default: without one, one sender fills any mailbox in seconds.
+    mailbox_deposits_per_minute: f(positive, 300),
     message_archive_ttl_days: f(positive, 30),
     roster_policy_ttl_days: f(positive, 365),
     enable_api: f(c.bool, true),
@@ -154,8 +156,6 @@ const mls_gateway = table(
       max_group_messages_per_minute: f(positive),
       max_claims_per_hour: f(positive),
       max_events_per_minute: f(positive),
-      // A default, unlike the caps above: without one, a single sender can fill any mailbox in seconds.
-      max_mailbox_deposits_per_minute: f(positive, 300),
     }),
   },
   { unknown: 'extra' },

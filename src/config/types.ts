@@ -103,6 +103,7 @@ export interface MlsGatewayConfig {
   max_keypackages_per_user: number; // default 15
   welcome_ttl: number; // ms, default 259200 s
   mailbox_max_items: number; // pending items per recipient and mailbox (welcome, key-package), default 1000
+  mailbox_deposits_per_minute: number; // per sender (authenticated pubkey, else client address), default 300
   message_archive_ttl_days: number; // default 30
   roster_policy_ttl_days: number; // default 365
   enable_api: boolean; // default true
@@ -114,7 +115,6 @@ export interface MlsGatewayConfig {
     max_group_messages_per_minute?: number;
     max_claims_per_hour?: number;
     max_events_per_minute?: number;
-    max_mailbox_deposits_per_minute: number; // per sender (authenticated pubkey, else address), default 300
   };
   /** Keys present in the file that this relay does not act on (kept for the record). */
   extra: Record<string, unknown>;

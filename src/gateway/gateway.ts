@@ -216,7 +216,7 @@ export class Gateway {
    * connection (or the NIP-98 signer), else the client address (IPv6 by its /64).
    */
   depositRate(c: Client): string | undefined {
-    const lim = this.cfg().rate_limits.max_mailbox_deposits_per_minute;
+    const lim = this.cfg().mailbox_deposits_per_minute;
     const keys = c.pubkeys.length > 0 ? c.pubkeys.map((pk) => `mbox:pk:${pk}`) : [`mbox:ip:${rateSubject(c.remote)}`];
     if (this.rates.hitAll(keys, lim, MINUTE)) return undefined;
     return `rate-limited: at most ${lim} mailbox deposits per minute per sender`;

@@ -21,7 +21,7 @@ async function withRelay(t: import('node:test').TestContext, extra: string): Pro
 }
 
 test('mailbox_max_items: a full mailbox refuses wraps and REST deposits clearly, concurrent deposits never overshoot, acks make room', async (t) => {
-  const relay = await withRelay(t, 'mailbox_max_items = 20\n[extensions.mls_gateway.rate_limits]\nmax_mailbox_deposits_per_minute = 1000');
+  const relay = await withRelay(t, 'mailbox_max_items = 20\nmailbox_deposits_per_minute = 1000');
   const victim = newKeys();
   const sender = newKeys();
   const c = await client(t, relay, sender);
@@ -59,7 +59,7 @@ test('mailbox_max_items: a full mailbox refuses wraps and REST deposits clearly,
 });
 
 test('per-sender deposit limit: authenticated pubkey (WebSocket and REST together), else the client address', async (t) => {
-  const relay = await withRelay(t, '[extensions.mls_gateway.rate_limits]\nmax_mailbox_deposits_per_minute = 4');
+  const relay = await withRelay(t, 'mailbox_deposits_per_minute = 4');
   const sender = newKeys();
   const c = await client(t, relay, sender);
   // Each wrap goes to another recipient and has its own one-shot key: the limit is on who publishes.
@@ -85,7 +85,7 @@ test('per-sender deposit limit: authenticated pubkey (WebSocket and REST togethe
 });
 
 test('a flood of wraps to one recipient keeps its pace and does not stall an unrelated publisher', async (t) => {
-  const relay = await withRelay(t, 'mailbox_max_items = 2000\n[extensions.mls_gateway.rate_limits]\nmax_mailbox_deposits_per_minute = 100000');
+  const relay = await withRelay(t, 'mailbox_max_items = 2000\nmailbox_deposits_per_minute = 100000');
   const victim = newKeys();
   const flooder = await client(t, relay, newKeys());
   const bystander = await rawClient(t, relay.url);
