@@ -4,6 +4,7 @@ import { GroupActor, recordGroupMessage, touchGroup } from '../../actors/group.j
 import { depositItem, MailboxActor, mailboxCount, mailboxRecipients } from '../../actors/mailbox.js';
 import { addMemberFromGiftwrap, applyRoster, decideRoster, isMember, parseRosterEvent, RosterActor } from '../../actors/roster.js';
 import type { Supervised } from '../../actors/supervisor.js';
+import { rateSubject } from '../access/ip.js';
 import type { MlsGatewayConfig } from '../config/types.js';
 import { log } from '../log.js';
 import type { Client } from '../pipeline/types.js';
@@ -20,7 +21,6 @@ import {
   stockOf,
 } from './keypackages.js';
 import { RateWindows } from './rate.js';
-import { rateSubject } from '../access/ip.js';
 import { countRejection, newStats, type GatewayStats, type GatewayStatsSnapshot } from './stats.js';
 import { countTags, decimal, isGroupId, isHexKey, onlyTag, tagValues } from './tags.js';
 import { nowSec, openGatewayTables, type GatewayTables, type MailboxItem, type MailboxKind, type RosterRecord } from './tables.js';
@@ -111,7 +111,7 @@ export class Gateway {
   /** Start-up: derived tables of older stores, then every actor from the tables alone. */
   async start(): Promise<void> {
     const built = await this.ctx.writer.run(() => upgradeTables(this.t));
-    if (built.length > 0) log.info({ built }, 'MLS gateway: derived tables built from existing data');
+    if (built.length > 0) log.info({ built }, 'MLS gateway: derived tables built (once per store)');
     this.rebuildActors();
   }
 
