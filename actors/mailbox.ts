@@ -1,41 +1,67 @@
 import { createStore } from '@xstate/store';
-import { ONE, type GatewayTables, type MailboxItem, type MailboxKind } from '../src/gateway/tables.js';
+import { ONE, type GatewayTables, type MailboxCount, type MailboxItem, type MailboxKind } from '../src/gateway/tables.js';
 import type { Supervised } from './supervisor.js';
 
 const KEY_END = '\uffff';
 const MAX_TS = Number.MAX_SAFE_INTEGER;
+const NO_ITEMS: MailboxCount = { welcome: 0, keypackage: 0, picked_up: 0 };
 
-/** Inside a write transaction. An item id already present is left as it is (idempotent deposit). */
-export function depositItem(t: GatewayTables, item: MailboxItem): boolean {
-  if (t.mboxId.doesExist(item.id)) return false;
+export function mailboxCount(t: GatewayTables, recipient: string): MailboxCount {
+  return t.mboxCount.get(recipient) ?? NO_ITEMS;
+}
+
+function addToCount(t: GatewayTables, recipient: string, box: MailboxKind | undefined, items: number, pickedUp: number): void {
+  const c = { ...mailboxCount(t, recipient) };
+  if (box !== undefined) c[box] += items;
+  c.picked_up += pickedUp;
+  if (c.welcome + c.keypackage <= 0) t.mboxCount.removeSync(recipient);
+  else t.mboxCount.putSync(recipient, c);
+}
+
+export type DepositResult = 'ok' | 'duplicate' | 'full';
+
+/**
+ * Inside a write transaction. The cap is decided here, where deposits are serialized, so
+ * concurrent deposits cannot overshoot it. An item id already present is left as it is
+ * (idempotent deposit).
+ */
+export function depositItem(t: GatewayTables, item: MailboxItem, cap: number): DepositResult {
+  if (t.mboxId.doesExist(item.id)) return 'duplicate';
+  if (mailboxCount(t, item.recipient_pubkey)[item.box] >= cap) return 'full';
   t.mbox.putSync([item.recipient_pubkey, item.box, item.created_at, item.id], item);
   t.mboxId.putSync(item.id, [item.recipient_pubkey, item.box, item.created_at]);
   t.mboxExp.putSync([item.expires_at, item.id], ONE);
-  return true;
+  addToCount(t, item.recipient_pubkey, item.box, 1, 0);
+  return 'ok';
 }
 
 function removeItem(t: GatewayTables, item: MailboxItem): void {
   t.mbox.removeSync([item.recipient_pubkey, item.box, item.created_at, item.id]);
   t.mboxId.removeSync(item.id);
   t.mboxExp.removeSync([item.expires_at, item.id]);
+  addToCount(t, item.recipient_pubkey, item.box, -1, item.picked_up_at === null ? 0 : -1);
 }
 
 /**
  * Pickup: the recipient's unexpired items of one box, oldest first, marked picked up
- * (the first pickup time is kept). Never deletes. Inside a write transaction.
+ * (the first pickup time is kept). Never deletes. Inside a write transaction. The range
+ * holds at most the box's count (capped), and the walk stops at `limit`.
  */
 export function pickupItems(t: GatewayTables, recipient: string, box: MailboxKind, limit: number, now: number): MailboxItem[] {
   const out: MailboxItem[] = [];
+  let marked = 0;
   for (const { key, value } of t.mbox.getRange({ start: [recipient, box], end: [recipient, box, MAX_TS] })) {
     if (value.expires_at <= now) continue;
     let item = value;
     if (item.picked_up_at === null) {
       item = { ...item, picked_up_at: now };
       t.mbox.putSync(key, item);
+      marked++;
     }
     out.push(item);
     if (out.length >= limit) break;
   }
+  if (marked > 0) addToCount(t, recipient, undefined, 0, marked);
   return out;
 }
 
@@ -69,16 +95,31 @@ export function sweepMailboxes(t: GatewayTables, now: number, max: number): Set<
   return touched;
 }
 
-/** Recipients with at least one stored item (start-up rebuild). */
+/** Recipients with at least one stored item (start-up rebuild): one row each, not one per item. */
 export function mailboxRecipients(t: GatewayTables): string[] {
-  const out: string[] = [];
-  let last: string | undefined;
-  for (const k of t.mbox.getKeys({})) {
-    const r = (k as string[])[0]!;
-    if (r !== last) out.push(r);
-    last = r;
+  return [...t.mboxCount.getKeys({})] as string[];
+}
+
+/**
+ * gw:mbox_count from the items themselves: the one full read, run once by upgrade.ts on a
+ * store written before the counts existed. Inside a write transaction.
+ */
+export function rebuildMailboxCounts(t: GatewayTables): void {
+  for (const k of [...t.mboxCount.getKeys({})]) t.mboxCount.removeSync(k as string);
+  const counts = new Map<string, MailboxCount>();
+  for (const { value } of t.mbox.getRange({})) {
+    let c = counts.get(value.recipient_pubkey);
+    if (c === undefined) counts.set(value.recipient_pubkey, (c = { ...NO_ITEMS }));
+    c[value.box]++;
+    if (value.picked_up_at !== null) c.picked_up++;
   }
-  return out;
+  for (const [r, c] of counts) t.mboxCount.putSync(r, c);
+}
+
+/** Expiry of the oldest item of one box (items are kept in deposit order): one key read. */
+function oldestExpiry(t: GatewayTables, recipient: string, box: MailboxKind): number | null {
+  for (const { value } of t.mbox.getRange({ start: [recipient, box], end: [recipient, box, MAX_TS], limit: 1 })) return value.expires_at;
+  return null;
 }
 
 interface MailboxView {
@@ -90,8 +131,9 @@ interface MailboxView {
 }
 
 /**
- * One per recipient with pending items: counts by box, how many were picked up, the next
- * expiry. Item ids and counts only: never content. Rebuilt from gw:mbox.
+ * One per recipient with pending items: counts by box, how many were picked up, the expiry
+ * of the oldest item. Counts only: never content. Read from gw:mbox_count and the first key
+ * of each box, so a refresh after each deposit costs the same however full the mailbox is.
  */
 export class MailboxActor implements Supervised {
   readonly kind = 'mailbox';
@@ -110,13 +152,11 @@ export class MailboxActor implements Supervised {
   }
 
   private load(): MailboxView {
-    const v: MailboxView = { recipient: this.recipient, welcome: 0, keypackage: 0, picked_up: 0, next_expiry: null };
-    for (const { value } of this.tables.mbox.getRange({ start: [this.recipient], end: [this.recipient, KEY_END] })) {
-      v[value.box]++;
-      if (value.picked_up_at !== null) v.picked_up++;
-      if (v.next_expiry === null || value.expires_at < v.next_expiry) v.next_expiry = value.expires_at;
-    }
-    return v;
+    const c = mailboxCount(this.tables, this.recipient);
+    const expiries = [oldestExpiry(this.tables, this.recipient, 'welcome'), oldestExpiry(this.tables, this.recipient, 'keypackage')].filter(
+      (x): x is number => x !== null,
+    );
+    return { recipient: this.recipient, ...c, next_expiry: expiries.length > 0 ? Math.min(...expiries) : null };
   }
 
   get depth(): { welcome: number; keypackage: number } {

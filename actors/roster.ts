@@ -90,6 +90,39 @@ export function isMember(t: GatewayTables, group: string, pubkey: string, r: Ros
   return r.owner === pubkey || r.admins.includes(pubkey) || isListedMember(t, group, pubkey);
 }
 
+/**
+ * gw:by_member for `pks` once `group`'s roster is `r` (inside the same transaction): a row
+ * for each who may read the group, none for the others. Keeps GET /groups to the caller's
+ * own rows instead of a pass over every group.
+ */
+function syncMemberIndex(t: GatewayTables, group: string, pks: Iterable<string>, r: RosterRecord): void {
+  for (const pk of new Set(pks)) {
+    if (isMember(t, group, pk, r)) t.byMember.putSync([pk, group], 1);
+    else t.byMember.removeSync([pk, group]);
+  }
+}
+
+/** Groups `pubkey` may read, by id, after the id `after` (exclusive): one page. */
+export function groupsOf(t: GatewayTables, pubkey: string, after: string | undefined, limit: number): string[] {
+  const out: string[] = [];
+  for (const k of t.byMember.getKeys({ start: [pubkey, after ?? ''], end: [pubkey, KEY_END] })) {
+    const g = (k as string[])[1]!;
+    if (g === after) continue;
+    out.push(g);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** gw:by_member from the rosters: run once by upgrade.ts on a store written before the index existed. */
+export function rebuildMemberIndex(t: GatewayTables): void {
+  for (const k of [...t.byMember.getKeys({})]) t.byMember.removeSync(k);
+  for (const { key, value: r } of t.roster.getRange({})) {
+    const group = key as string;
+    syncMemberIndex(t, group, [r.owner, ...r.admins, ...listMembers(t, group)], r);
+  }
+}
+
 function countMembers(t: GatewayTables, group: string): number {
   let n = 0;
   for (const _ of t.members.getKeys({ start: [group], end: [group, KEY_END] })) n++;
@@ -115,8 +148,12 @@ export function applyRoster(
   const r: RosterRecord = before
     ? { ...before, admins: [...before.admins] }
     : { group_id: cmd.group, owner: e.pubkey, admins: [e.pubkey], last_seq: cmd.seq, member_count: 0, created_at: now, updated_at: now };
+  const touched: string[] = [...cmd.keys, ...(before ? [before.owner, ...before.admins] : [])];
   const add = (pk: string) => t.members.putSync([cmd.group, pk], now);
-  const drop = (pk: string) => t.members.removeSync([cmd.group, pk]);
+  const drop = (pk: string) => {
+    t.members.removeSync([cmd.group, pk]);
+    touched.push(pk);
+  };
   switch (cmd.op) {
     case 'bootstrap':
     case 'add':
@@ -144,6 +181,7 @@ export function applyRoster(
   r.member_count = countMembers(t, cmd.group);
   r.updated_at = now;
   t.roster.putSync(cmd.group, r);
+  syncMemberIndex(t, cmd.group, [...touched, r.owner, ...r.admins], r);
   t.rosterLog.putSync([cmd.group, cmd.seq], { id: e.id, op: cmd.op, created_at: e.created_at });
 }
 
@@ -152,6 +190,7 @@ export function addMemberFromGiftwrap(t: GatewayTables, group: string, pubkey: s
   const r = t.roster.get(group);
   if (r === undefined || isListedMember(t, group, pubkey)) return false;
   t.members.putSync([group, pubkey], now);
+  t.byMember.putSync([pubkey, group], 1);
   t.roster.putSync(group, { ...r, member_count: r.member_count + 1, updated_at: now });
   return true;
 }

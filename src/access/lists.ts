@@ -93,7 +93,24 @@ export function eventDenial(r: CompiledRules, event: NostrEvent, client: Client)
   return addressDenial(r, client.remote, 'publish') ?? identityBlocked(r, client, 'publish') ?? authorDenial(r, event) ?? identityMissing(r, client, 'publish');
 }
 
+/** The client's address and identity, without an event: what REQ/COUNT and REST calls are judged by. */
+function clientDenial(r: CompiledRules, client: Client, action: Action): Denial | undefined {
+  return addressDenial(r, client.remote, action) ?? identityBlocked(r, client, action) ?? identityMissing(r, client, action);
+}
+
 /** REQ and COUNT. event_pubkey_* lists concern authors of written events and have no meaning here. */
 export function readDenial(r: CompiledRules, client: Client): Denial | undefined {
-  return addressDenial(r, client.remote, 'read') ?? identityBlocked(r, client, 'read') ?? identityMissing(r, client, 'read');
+  return clientDenial(r, client, 'read');
+}
+
+/**
+ * A REST call: the same lists, with the NIP-98 signer as the client's one pubkey ([auth.req]
+ * for reads, [auth.event] for writes). A WebSocket can still authenticate another key, so it
+ * is told `auth-required:`; a request's token names its only signer, so here the answer is
+ * final: `blocked:`. event_pubkey_* lists name authors of stored events; REST calls store none.
+ */
+export function apiDenial(r: CompiledRules, client: Client, action: Action): Denial | undefined {
+  const d = clientDenial(r, client, action);
+  if (d === undefined || !d.message.startsWith('auth-required:')) return d;
+  return { label: d.label, message: `blocked: this pubkey may not ${action} on this relay` };
 }

@@ -142,6 +142,10 @@ const mls_gateway = table(
     keypackage_request_ttl: f(c.duration({ min: 1 }), 604800 * SECOND),
     max_keypackages_per_user: f(positive, 15),
     welcome_ttl: f(c.duration({ min: 1 }), 259200 * SECOND),
+    // A mailbox nobody empties must not grow without bound; 1000 pending welcomes is far beyond honest use.
+    mailbox_max_items: f(positive, 1000),
+    // Unlike rate_limits (absent = no cap) this has a default: without one, one sender fills any mailbox in seconds.
+    mailbox_deposits_per_minute: f(positive, 300),
     message_archive_ttl_days: f(positive, 30),
     roster_policy_ttl_days: f(positive, 365),
     enable_api: f(c.bool, true),

@@ -103,6 +103,8 @@ export interface MlsGatewayConfig {
   keypackage_request_ttl: number; // ms, default 604800 s
   max_keypackages_per_user: number; // default 15
   welcome_ttl: number; // ms, default 259200 s
+  mailbox_max_items: number; // pending items per recipient and mailbox (welcome, key-package), default 1000
+  mailbox_deposits_per_minute: number; // per sender (authenticated pubkey, else client address), default 300
   message_archive_ttl_days: number; // default 30
   roster_policy_ttl_days: number; // default 365
   enable_api: boolean; // default true

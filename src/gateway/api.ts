@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { upsertGroupMeta } from '../../actors/group.js';
 import { ackItem, depositItem, pickupItems } from '../../actors/mailbox.js';
-import { isMember, listMembers } from '../../actors/roster.js';
+import { groupsOf, isMember, listMembers } from '../../actors/roster.js';
+import { addressDenial, apiDenial, compileRules, type Action, type Denial } from '../access/lists.js';
+import { clientAddress } from '../http/client-address.js';
 import { sendError, sendJson } from '../http/respond.js';
 import type { Route } from '../http/router.js';
 import type { Client } from '../pipeline/types.js';
 import type { Filter, NostrEvent } from '../protocol/types.js';
 import { claimOne, stockOf } from './keypackages.js';
-import { randomId, type Gateway } from './gateway.js';
+import { mailboxFullMessage, randomId, type Gateway } from './gateway.js';
 import { checkNip98 } from './nip98.js';
 import { decodesAs, isGroupId, parseKey } from './tags.js';
 import { nowSec, type MailboxItem, type MailboxKind } from './tables.js';
@@ -27,6 +29,7 @@ const forbidden = (msg: string) => new HttpError(403, 'forbidden', msg);
 const notFound = (msg: string) => new HttpError(404, 'not_found', msg);
 const HOUR = 3_600_000;
 const MAX_PAGE = 500;
+const GROUPS_PAGE = 100;
 
 /** Read the raw body (NIP-98 hashes the bytes as sent) with a hard cap. */
 function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
@@ -70,6 +73,17 @@ function intParam(v: unknown, name: string, dflt: number, max = Number.MAX_SAFE_
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw bad(`${name} must be a non-negative integer`);
   return Math.min(n, max);
+}
+
+/** Paging cursors are opaque to clients: base64url of the last group id of the previous page. */
+function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function cursorParam(v: string | null): string | undefined {
+  if (v === null || v === '') return undefined;
+  if (!/^[A-Za-z0-9_-]{1,400}$/.test(v)) throw bad('cursor must be the next value of a previous page');
+  return Buffer.from(v, 'base64url').toString('utf8');
 }
 
 function tagsField(v: unknown): string[][] {
@@ -129,16 +143,33 @@ export function gatewayRoutes(gw: Gateway): Route[] {
   const path = (p: string) => new RegExp(`^${esc}${p}$`);
 
   type Call = { pubkey: string; client: Client; body: Buffer; url: URL; params: string[]; req: IncomingMessage };
-  const route = (method: string, p: string, fn: (call: Call) => Promise<[number, unknown]> | [number, unknown]): Route => ({
+  const refuse = (d: Denial) => {
+    ctx.telemetry?.unauthorized('API', d.label);
+    return new HttpError(403, 'forbidden', d.message);
+  };
+  /**
+   * `action` says which [auth] table judges the call: GET reads ([auth.req]), POST writes
+   * ([auth.event]), except the POST /messages/* queries, which only return stored events
+   * as REQ does. The address is judged before the body is read or the token checked, the
+   * NIP-98 signer right after the token.
+   */
+  const route = (method: string, p: string, fn: (call: Call) => Promise<[number, unknown]> | [number, unknown], action: Action = method === 'GET' ? 'read' : 'publish'): Route => ({
     method,
     path: path(p),
     handler: async (req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => {
       try {
         if (!gw.cfg().enable_api) throw notFound('not found');
-        const body = await readBody(req, ctx.config().limitation.max_message_length);
-        const auth = await checkNip98(req, body, ctx.config().information.relay_url, ctx.verify, nowSec());
+        const cfg = ctx.config();
+        const remote = clientAddress(req, cfg.network.real_ip_header, cfg.network.trusted_proxies);
+        const rules = cfg.auth.enabled ? compileRules(action === 'read' ? cfg.auth.req : cfg.auth.event) : undefined;
+        const byAddress = rules && addressDenial(rules, remote, action);
+        if (byAddress) throw refuse(byAddress);
+        const body = await readBody(req, cfg.limitation.max_message_length);
+        const auth = await checkNip98(req, body, cfg.information.relay_url, ctx.verify, nowSec());
         if (!auth.ok) throw new HttpError(auth.status ?? 401, auth.code ?? 'unauthorized', auth.error);
-        const client: Client = { connId: 0, remote: req.socket.remoteAddress ?? '', pubkeys: [auth.pubkey] };
+        const client: Client = { connId: 0, remote, pubkeys: [auth.pubkey] };
+        const byList = rules && apiDenial(rules, client, action);
+        if (byList) throw refuse(byList);
         const [status, out] = await fn({ pubkey: auth.pubkey, client, body, url, params, req });
         sendJson(res, status, out);
       } catch (err) {
@@ -167,6 +198,15 @@ export function gatewayRoutes(gw: Gateway): Route[] {
       updated_at: Math.max(g?.updated_at ?? 0, r?.updated_at ?? 0) || null,
     };
   };
+  const registryPage = (after: string | undefined, limit: number): string[] => {
+    const out: string[] = [];
+    for (const k of gw.t.groups.getKeys({ start: after ?? '' })) {
+      if (k === after) continue;
+      out.push(k as string);
+      if (out.length >= limit) break;
+    }
+    return out;
+  };
   const mayView = (id: string, pk: string) => gw.isRelayAdmin(pk) || isMember(gw.t, id, pk);
   const mayEditGroup = (id: string, pk: string) => {
     if (gw.isRelayAdmin(pk)) return true;
@@ -191,8 +231,21 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     return [200, { ok: true }];
   };
 
-  const deposit = async (item: MailboxItem): Promise<[number, unknown]> => {
-    await ctx.writer.run(() => depositItem(gw.t, item));
+  /**
+   * A full mailbox answers 409 Conflict: the request is fine but the recipient's mailbox is
+   * in a state that refuses it until the recipient acknowledges items. Not 507: that says
+   * the server is out of storage, which it is not, and a 5xx would page the operator and
+   * invite automatic retries.
+   */
+  const mailboxFull = (recipient: string) => new HttpError(409, 'mailbox_full', mailboxFullMessage(recipient));
+
+  const deposit = async (item: MailboxItem, client: Client): Promise<[number, unknown]> => {
+    const full = gw.mailboxFull(item.recipient_pubkey, item.box);
+    if (full) throw mailboxFull(item.recipient_pubkey);
+    const limited = gw.depositRate(client);
+    if (limited) throw new HttpError(429, 'rate_limited', limited);
+    const r = await ctx.writer.run(() => depositItem(gw.t, item, gw.cfg().mailbox_max_items));
+    if (r === 'full') throw mailboxFull(item.recipient_pubkey);
     gw.refreshMailbox(item.recipient_pubkey);
     return [200, { ok: true, id: item.id }];
   };
@@ -214,12 +267,15 @@ export function gatewayRoutes(gw: Gateway): Route[] {
   };
 
   return [
-    route('GET', '/groups', ({ pubkey }) => {
-      const ids = new Set<string>();
-      for (const k of gw.t.roster.getKeys({})) ids.add(k as string);
-      for (const k of gw.t.groups.getKeys({})) ids.add(k as string);
-      const groups = [...ids].filter((id) => mayView(id, pubkey)).slice(0, 1000).map((id) => groupView(id)!);
-      return [200, { ok: true, groups }];
+    route('GET', '/groups', ({ pubkey, url }) => {
+      // One page of the caller's own rows in gw:by_member (admins: of the registry), never a pass over every group.
+      const limit = Math.max(1, intParam(url.searchParams.get('limit'), 'limit', GROUPS_PAGE, MAX_PAGE));
+      const after = cursorParam(url.searchParams.get('cursor'));
+      const ids = gw.isRelayAdmin(pubkey) ? registryPage(after, limit + 1) : groupsOf(gw.t, pubkey, after, limit + 1);
+      const page = ids.slice(0, limit);
+      const groups = page.map(groupView).filter((g) => g !== undefined);
+      const next = ids.length > limit ? encodeCursor(page[page.length - 1]!) : null;
+      return [200, { ok: true, groups, next }];
     }),
     route('POST', '/groups', async ({ pubkey, body }) => {
       const b = parseJson(body);
@@ -241,18 +297,17 @@ export function gatewayRoutes(gw: Gateway): Route[] {
       gw.refresh(`group:${id}`, () => gw.groupActor(id).refresh());
       return [200, { ok: true, group: groupView(id) }];
     }),
+    // An unknown group and one the caller may not read get the same 404: the answer must not tell who exists.
     route('GET', '/groups/([^/]+)', ({ pubkey, params }) => {
       const id = params[0]!;
-      const g = groupView(id);
-      if (!g) throw notFound(`unknown group ${id}`);
-      if (!mayView(id, pubkey)) throw forbidden('only members of the group and admins may read its registry');
+      const g = mayView(id, pubkey) ? groupView(id) : undefined;
+      if (!g) throw notFound(`group ${id} not found`);
       return [200, { ok: true, group: g }];
     }),
     route('GET', '/groups/([^/]+)/roster', ({ pubkey, params, url }) => {
       const id = params[0]!;
-      const r = gw.t.roster.get(id);
-      if (!r) throw notFound(`group ${id} has no roster`);
-      if (!mayView(id, pubkey)) throw forbidden('only members of the group and admins may read its roster');
+      const r = mayView(id, pubkey) ? gw.t.roster.get(id) : undefined;
+      if (!r) throw notFound(`group ${id} not found`);
       const limit = Math.max(1, intParam(url.searchParams.get('limit'), 'limit', 50, MAX_PAGE));
       const cursor = intParam(url.searchParams.get('cursor'), 'cursor', Number.MAX_SAFE_INTEGER);
       const history: NostrEvent[] = [];
@@ -300,7 +355,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
       void gw.requestKeyPackages(owner);
       return [200, { ok: true, event: got.event, last_resort: got.lastResort, remaining: got.remaining }];
     }),
-    route('POST', '/keypackages', async ({ pubkey, body }) => {
+    route('POST', '/keypackages', async ({ pubkey, client, body }) => {
       const b = parseJson(body);
       const recipient = keyField(b.recipient, 'recipient');
       const sender = senderOf(b.sender, pubkey);
@@ -318,10 +373,10 @@ export function gatewayRoutes(gw: Gateway): Route[] {
         created_at: now,
         expires_at: now + Math.max(1, Math.floor(gw.cfg().keypackage_ttl / 1000)),
         picked_up_at: null,
-      });
+      }, client);
     }),
     route('POST', '/keypackages/([^/]+)/ack', ({ pubkey, params }) => ack(params[0]!, pubkey, 'keypackage')),
-    route('POST', '/welcome', async ({ pubkey, body }) => {
+    route('POST', '/welcome', async ({ pubkey, client, body }) => {
       const b = parseJson(body);
       const recipient = keyField(b.recipient, 'recipient');
       const sender = senderOf(b.sender, pubkey);
@@ -342,7 +397,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
         created_at: now,
         expires_at: now + Math.max(1, Math.floor(gw.cfg().welcome_ttl / 1000)),
         picked_up_at: null,
-      });
+      }, client);
     }),
     route('GET', '/welcome', ({ pubkey, url }) => pickup(url, pubkey, 'welcome', 20)),
     route('POST', '/welcome/([^/]+)/ack', ({ pubkey, params }) => ack(params[0]!, pubkey, 'welcome')),
@@ -351,7 +406,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
       const since = intParam(b.since, 'since', 0);
       const limit = Math.max(1, intParam(b.limit, 'limit', 100, MAX_PAGE));
       return page({ kinds: [446, 1059, 447], tags: { p: [pubkey] }, since }, client, limit);
-    }),
+    }, 'read'),
     route('POST', '/messages/group', ({ pubkey, client, body }) => {
       const b = parseJson(body);
       const group = b.group_id;
@@ -361,6 +416,6 @@ export function gatewayRoutes(gw: Gateway): Route[] {
       const policy = gw.cfg().group_policy;
       if (policy === 'members' && !isMember(gw.t, group, pubkey)) throw forbidden(`not a member of group ${group}`);
       return page({ kinds: [445], tags: { h: [group] }, since }, client, limit);
-    }),
+    }, 'read'),
   ];
 }

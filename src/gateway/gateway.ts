@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
 import { GroupActor, recordGroupMessage, touchGroup } from '../../actors/group.js';
-import { depositItem, MailboxActor, mailboxRecipients } from '../../actors/mailbox.js';
+import { depositItem, MailboxActor, mailboxCount, mailboxRecipients } from '../../actors/mailbox.js';
 import { addMemberFromGiftwrap, applyRoster, decideRoster, isMember, parseRosterEvent, RosterActor } from '../../actors/roster.js';
 import type { Supervised } from '../../actors/supervisor.js';
+import { rateSubject } from '../access/ip.js';
 import type { MlsGatewayConfig } from '../config/types.js';
 import { log } from '../log.js';
 import type { Client } from '../pipeline/types.js';
@@ -22,7 +23,8 @@ import {
 import { RateWindows } from './rate.js';
 import { countRejection, newStats, type GatewayStats, type GatewayStatsSnapshot } from './stats.js';
 import { countTags, decimal, isGroupId, isHexKey, onlyTag, tagValues } from './tags.js';
-import { nowSec, openGatewayTables, type GatewayTables, type MailboxItem, type RosterRecord } from './tables.js';
+import { nowSec, openGatewayTables, type GatewayTables, type MailboxItem, type MailboxKind, type RosterRecord } from './tables.js';
+import { upgradeTables } from './upgrade.js';
 
 export const GATEWAY_KINDS = [443, 444, 445, 446, 447, 450, 1059, 10002, 10050, 10051, 30443];
 /** Kinds whose delivery `mayRead` decides; every other kind is public. */
@@ -106,7 +108,13 @@ export class Gateway {
     });
   }
 
-  /** Start-up: every actor from the tables alone. */
+  /** Start-up: derived tables of older stores, then every actor from the tables alone. */
+  async start(): Promise<void> {
+    const built = await this.ctx.writer.run(() => upgradeTables(this.t));
+    if (built.length > 0) log.info({ built }, 'MLS gateway: derived tables built (once per store)');
+    this.rebuildActors();
+  }
+
   rebuildActors(): void {
     for (const g of this.t.groups.getKeys({})) this.groupActor(g as string);
     for (const g of this.t.roster.getKeys({})) {
@@ -183,13 +191,35 @@ export class Gateway {
         return decideRoster(cmd, this.t.roster.get(cmd.group), { author: e.pubkey, connection: c.pubkeys }, this.isRelayAdmin);
       }
       case 1059: {
-        if (!isHexKey(onlyTag(e, 'p'))) return 'invalid: kind 1059 needs exactly one p tag with the recipient pubkey';
+        const recipient = onlyTag(e, 'p');
+        if (!isHexKey(recipient)) return 'invalid: kind 1059 needs exactly one p tag with the recipient pubkey';
         if (countTags(e, 'h') > 0 && !isGroupId(onlyTag(e, 'h'))) return 'invalid: kind 1059 takes at most one h tag with the group id';
-        return undefined;
+        // The cheap early answer; the write re-decides (effect) where deposits are serialized.
+        return this.mailboxFull(recipient, 'welcome') ?? this.depositRate(c);
       }
       default:
         return undefined;
     }
+  }
+
+  // ---- mailbox bounds -------------------------------------------------------------------
+
+  /** `blocked: ...` when the recipient's box holds mailbox_max_items (inside or outside a transaction). */
+  mailboxFull(recipient: string, box: MailboxKind): string | undefined {
+    const cap = this.cfg().mailbox_max_items;
+    return mailboxCount(this.t, recipient)[box] >= cap ? mailboxFullMessage(recipient) : undefined;
+  }
+
+  /**
+   * Deposits per sender and minute, WebSocket and REST together. The wrap's own pubkey is a
+   * one-shot key, so the sender is who publishes: each authenticated pubkey of the
+   * connection (or the NIP-98 signer), else the client address (IPv6 by its /64).
+   */
+  depositRate(c: Client): string | undefined {
+    const lim = this.cfg().mailbox_deposits_per_minute;
+    const keys = c.pubkeys.length > 0 ? c.pubkeys.map((pk) => `mbox:pk:${pk}`) : [`mbox:ip:${rateSubject(c.remote)}`];
+    if (this.rates.hitAll(keys, lim, MINUTE)) return undefined;
+    return `rate-limited: at most ${lim} mailbox deposits per minute per sender`;
   }
 
   // ---- write effects (inside the event's transaction) ---------------------------------
@@ -263,7 +293,7 @@ export class Gateway {
               ratchet_tree_b64: null,
               event: e,
             };
-            depositItem(this.t, item);
+            if (depositItem(this.t, item, cfg.mailbox_max_items) === 'full') throw new WriteRejection(mailboxFullMessage(recipient));
             if (joins) addMemberFromGiftwrap(this.t, group, recipient, now);
           },
         };
@@ -457,6 +487,10 @@ export class Gateway {
       groups: this.ctx.supervisor.count('group'),
     };
   }
+}
+
+export function mailboxFullMessage(recipient: string): string {
+  return `blocked: mailbox of ${recipient} is full`;
 }
 
 export function randomId(): string {

@@ -25,7 +25,7 @@ export async function installGateway(ctx: RelayContext, router: Router): Promise
   ctx.hooks.afterAccept.push(gw.afterAccept);
   ctx.hooks.req.push(gw.reqPolicy);
   ctx.visibility.add(gw.mayRead, RESTRICTED_KINDS);
-  gw.rebuildActors();
+  await gw.start();
 
   const cfg = gw.cfg();
   router.add(...gatewayRoutes(gw));

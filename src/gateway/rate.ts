@@ -18,6 +18,20 @@ export class RateWindows {
     return true;
   }
 
+  /**
+   * One hit for each key, all or nothing: false (and nothing counted) when any key's window
+   * is full, so a subject refused under one key does not use up its others.
+   */
+  hitAll(keys: readonly string[], limit: number | undefined, windowMs: number, now = Date.now()): boolean {
+    if (limit === undefined) return true;
+    for (const k of keys) {
+      const w = this.windows.get(k);
+      if (w !== undefined && now - w.start < windowMs && w.count >= limit) return false;
+    }
+    for (const k of keys) this.hit(k, limit, windowMs, now);
+    return true;
+  }
+
   /** Drop windows older than `maxWindowMs` (called from the gateway's sweep timer). */
   prune(maxWindowMs: number, now = Date.now()): void {
     for (const [k, w] of this.windows) if (now - w.start >= maxWindowMs) this.windows.delete(k);

@@ -21,6 +21,11 @@ import type { EventStore } from '../storage/event-store.js';
  *   gw:mbox        [recipient, box, created_at, id] -> MailboxItem
  *   gw:mbox_id     item id                         -> [recipient, box, created_at]
  *   gw:mbox_exp    [expires_at, id]                -> 1 (TTL sweep)
+ *   gw:mbox_count  recipient                       -> MailboxCount (kept with every mailbox write, so no
+ *                                                     deposit, pickup or ack counts a mailbox by reading it)
+ *   gw:by_member   [pubkey, group_id]              -> 1 (groups a pubkey may read: owner, admin or member;
+ *                                                     kept with every roster change, for GET /groups)
+ *   gw:meta        name                            -> schema marks (see upgrade.ts)
  */
 export interface GroupRecord {
   group_id: string;
@@ -81,6 +86,13 @@ export interface MailboxItem {
   event?: NostrEvent;
 }
 
+/** Pending items of one recipient, by box; a recipient with none has no row. */
+export interface MailboxCount {
+  welcome: number;
+  keypackage: number;
+  picked_up: number;
+}
+
 export const ONE = 1;
 
 export interface GatewayTables {
@@ -97,6 +109,9 @@ export interface GatewayTables {
   mbox: Database<MailboxItem, Key>;
   mboxId: Database<[string, MailboxKind, number], string>;
   mboxExp: Database<number, Key>;
+  mboxCount: Database<MailboxCount, string>;
+  byMember: Database<number, Key>;
+  meta: Database<number, string>;
 }
 
 export function openGatewayTables(store: EventStore): GatewayTables {
@@ -114,6 +129,9 @@ export function openGatewayTables(store: EventStore): GatewayTables {
     mbox: store.openDB<MailboxItem, Key>('gw:mbox'),
     mboxId: store.openDB<[string, MailboxKind, number], string>('gw:mbox_id'),
     mboxExp: store.openDB<number, Key>('gw:mbox_exp'),
+    mboxCount: store.openDB<MailboxCount, string>('gw:mbox_count'),
+    byMember: store.openDB<number, Key>('gw:by_member'),
+    meta: store.openDB<number, string>('gw:meta'),
   };
 }
 

@@ -132,6 +132,7 @@ test('registry: POST /groups by admins, GET for members', async (t) => {
   const list = await api(relay(), member, 'GET', '/groups');
   assert.deepEqual(list.json.groups.map((x: { group_id: string }) => x.group_id), [group]);
   assert.deepEqual((await api(relay(), outsider, 'GET', '/groups')).json.groups, []);
-  assert.equal((await api(relay(), outsider, 'GET', `/groups/${group}/roster`)).status, 403);
+  // Not a member: the same 404 as an unknown group (issue 8, item 10).
+  assert.equal((await api(relay(), outsider, 'GET', `/groups/${group}/roster`)).status, 404);
   assert.equal((await api(relay(), member, 'GET', `/groups/${randomGroup()}`)).status, 404);
 });
