@@ -29,6 +29,7 @@ export class Router {
   handle(req: IncomingMessage, res: ServerResponse): void {
     // A handler writing after end() is a bug to log, not an 'error' event that ends the process.
     res.on('error', (err) => log.debug({ err: err.message }, 'http response error'));
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) return sendError(res, 400, 'bad_request', 'missing Host header');
     const url = requestTarget(req.url);
     if (!url) return sendError(res, 400, 'bad_request', 'malformed request target');
     let pathMatched = false;

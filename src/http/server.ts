@@ -43,6 +43,8 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
       // Node checks headersTimeout/requestTimeout only this often (30 s by default), which would let
       // a silent socket live 30 s past its timeout.
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(net.http_request_timeout / 2))),
+      // Node's own answer to a missing Host is a bare 400; the router gives the JSON one.
+      requireHostHeader: false,
     },
     (req, res) => router.handle(req, res),
   );
@@ -86,6 +88,16 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
     warnSometimes(`accept:${err.code}`, () => log.warn({ code: err.code, err: err.message }, 'cannot accept connections (open-file limit?)'));
   });
 
+  // CONNECT (proxy tunnelling) is not served; without a listener Node would drop the socket silently.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => closeWith(socket, rawError(405, 'method_not_allowed', 'method not allowed')));
+
+  // A handshake ws refuses (not GET, no valid key or version): the same JSON errors as everywhere.
+  wss.on('wsClientError', (err: Error, socket: Duplex) => {
+    const method = err.message === 'Invalid HTTP method';
+    const extra: Record<string, string> = err.message.includes('Version') ? { 'Sec-WebSocket-Version': '13, 8' } : {};
+    closeWith(socket, rawError(method ? 405 : 400, method ? 'method_not_allowed' : 'bad_request', err.message, extra));
+  });
+
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
       upgrade(req, socket as Socket, head);
@@ -97,6 +109,7 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
 
   const upgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
     const cfg = ctx.config();
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) return refuse(socket, 400, 'missing Host header');
     if (!accepting) return refuse(socket, 503, 'shutting down');
     if (ctx.connections.size >= cfg.limitation.max_connections) return refuse(socket, 503, 'too many connections');
     const remote = clientAddress(req, cfg.network.real_ip_header, cfg.network.trusted_proxies);
@@ -176,7 +189,8 @@ function closeWith(socket: Duplex, response: string): void {
 
 function refuse(socket: Duplex, status: number, reason: string): void {
   log.debug({ reason }, 'upgrade refused'); // debug: a flood must not become a log flood; metrics count refusals
-  closeWith(socket, rawError(status, status === 429 ? 'rate_limited' : status === 403 ? 'forbidden' : 'unavailable', reason));
+  const code = status === 429 ? 'rate_limited' : status === 403 ? 'forbidden' : status === 400 ? 'bad_request' : 'unavailable';
+  closeWith(socket, rawError(status, code, reason));
 }
 
 /** Runs `say` at most once per WARN_EVERY_MS per key. */
