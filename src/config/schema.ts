@@ -86,7 +86,7 @@ const limitation = table({
   max_event_time_newer_than_now: f(c.duration(), 900 * SECOND),
   max_connections: f(positive, 10000),
   max_http_connections: f(positive, 512),
-  max_http_connections_per_ip: f(positive, 32),
+  max_http_connections_per_ip: f(positive, 64),
   max_outbound_bytes: f(positive, 8 * 1024 * 1024),
 });
 

@@ -48,7 +48,7 @@ export interface Config {
     max_event_time_newer_than_now: number; // ms, default 900 s
     max_connections: number; // default 10000
     max_http_connections: number; // plain HTTP sockets (not yet WebSocket) at once, default 512
-    max_http_connections_per_ip: number; // the same per socket peer (IPv6 per /64), default 32; unused behind a trusted real_ip_header
+    max_http_connections_per_ip: number; // the same per socket peer (IPv6 per /64), default 64; unused behind a trusted real_ip_header
     max_outbound_bytes: number; // per connection pending send cap, default 8 MiB
   };
   metrics: { enabled: boolean; auth?: string };

@@ -173,7 +173,8 @@ function overCap(socket: Socket, why: Exclude<Admission, 'ok'>, cfg: Config, war
   const limit = why === 'total' ? cfg.limitation.max_http_connections : cfg.limitation.max_http_connections_per_ip;
   const what = why === 'total' ? 'max_http_connections' : 'max_http_connections_per_ip';
   warn(what, () => log.warn({ limit }, `${what} reached: new HTTP connections are refused`));
-  closeWith(socket, rawError(503, 'unavailable', why === 'total' ? 'too many HTTP connections' : 'too many HTTP connections from your address'));
+  if (why === 'total') closeWith(socket, rawError(503, 'unavailable', 'too many HTTP connections'));
+  else closeWith(socket, rawError(429, 'rate_limited', `rate-limited: too many HTTP connections from your address (max ${limit})`));
 }
 
 /**
