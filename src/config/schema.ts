@@ -57,6 +57,9 @@ const networkFields: Record<string, Node> = {
   trusted_proxies: f(nonNegative, 1),
   heartbeat_interval: f(c.duration({ min: 1 }), 60 * SECOND),
   heartbeat_timeout: f(c.duration({ min: 1 }), 120 * SECOND),
+  // Plain HTTP must not hold sockets: a slow or silent client is cut well before it matters.
+  http_request_timeout: f(c.duration({ min: 100 }), 10 * SECOND),
+  http_keepalive_timeout: f(c.duration({ min: 1 }), 5 * SECOND),
   index_redirect_to: f(c.str()),
 };
 const network = table(networkFields);
@@ -82,6 +85,8 @@ const limitation = table({
   max_event_time_older_than_now: f(c.duration(), 94608000 * SECOND),
   max_event_time_newer_than_now: f(c.duration(), 900 * SECOND),
   max_connections: f(positive, 10000),
+  max_http_connections: f(positive, 512),
+  max_http_connections_per_ip: f(positive, 64),
   max_outbound_bytes: f(positive, 8 * 1024 * 1024),
 });
 

@@ -30,6 +30,8 @@ export interface Config {
     trusted_proxies: number; // hops to trust in real_ip_header, default 1
     heartbeat_interval: number; // ms, default 60000
     heartbeat_timeout: number; // ms, default 120000
+    http_request_timeout: number; // ms a whole request (headers and body) may take to arrive, default 10000
+    http_keepalive_timeout: number; // ms an idle keep-alive HTTP connection stays open, default 5000
     index_redirect_to?: string;
   };
   thread: {
@@ -46,6 +48,8 @@ export interface Config {
     max_event_time_older_than_now: number; // ms, default 94608000 s
     max_event_time_newer_than_now: number; // ms, default 900 s
     max_connections: number; // default 10000
+    max_http_connections: number; // plain HTTP sockets (not yet WebSocket) at once, default 512
+    max_http_connections_per_ip: number; // the same per socket peer (IPv6 per /64), default 64; unused behind a trusted real_ip_header
     max_outbound_bytes: number; // per connection pending send cap, default 8 MiB
   };
   metrics: { enabled: boolean; auth?: string };

@@ -1,0 +1,51 @@
+import type { Socket } from 'node:net';
+import { canonicalAddress, rateSubject } from '../access/ip.js';
+
+export interface SocketLimits {
+  total: number;
+  perAddress: number;
+  /** With a trusted real-IP header the socket peer is a proxy: only the total cap applies. */
+  behindProxy: boolean;
+}
+
+export type Admission = 'ok' | 'total' | 'address';
+
+/**
+ * Counts sockets that are still plain HTTP: from accept until they close or become a WebSocket
+ * (which then counts under max_connections instead). Per address means per socket peer, IPv6 per
+ * /64 like the rate limiter, since one host holds a whole /64.
+ */
+export class HttpSocketCaps {
+  private total = 0;
+  private readonly byAddress = new Map<string, number>();
+  private readonly counted = new WeakMap<Socket, string>();
+
+  get size(): number {
+    return this.total;
+  }
+
+  /** Counts the socket if it fits; the caller closes it otherwise. */
+  admit(socket: Socket, limits: SocketLimits): Admission {
+    if (this.total >= limits.total) return 'total';
+    const peer = socket.remoteAddress;
+    const key = limits.behindProxy ? '' : rateSubject((peer && canonicalAddress(peer)) ?? peer ?? 'unknown');
+    const n = this.byAddress.get(key) ?? 0;
+    if (!limits.behindProxy && n >= limits.perAddress) return 'address';
+    this.total++;
+    this.byAddress.set(key, n + 1);
+    this.counted.set(socket, key);
+    socket.once('close', () => this.release(socket));
+    return 'ok';
+  }
+
+  /** The socket closed or was upgraded; calling it twice is harmless. */
+  release(socket: Socket): void {
+    const key = this.counted.get(socket);
+    if (key === undefined) return;
+    this.counted.delete(socket);
+    this.total--;
+    const n = (this.byAddress.get(key) ?? 1) - 1;
+    if (n <= 0) this.byAddress.delete(key);
+    else this.byAddress.set(key, n);
+  }
+}
