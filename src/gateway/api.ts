@@ -19,6 +19,8 @@ class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The request was not read to its end: answer, then close the connection. */
+    readonly close = false,
   ) {
     super(message);
   }
@@ -34,17 +36,22 @@ const GROUPS_PAGE = 100;
 /** Read the raw body (NIP-98 hashes the bytes as sent) with a hard cap. */
 function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const tooLarge = () => new HttpError(413, 'payload_too_large', `request body larger than ${cap} bytes`, true);
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > cap) return reject(new HttpError(413, 'payload_too_large', `request body larger than ${cap} bytes`));
+    if (declared > cap) return reject(tooLarge());
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > cap) {
-        req.destroy();
-        reject(new HttpError(413, 'payload_too_large', `request body larger than ${cap} bytes`));
-      } else chunks.push(c);
-    });
+      if (size <= cap) return void chunks.push(c);
+      // Stop collecting but keep the socket: destroying it here would reset the connection
+      // before the 413 is written. The answer carries Connection: close, so Node closes the
+      // socket once it is sent instead of reading the rest of the body.
+      req.off('data', onData);
+      req.pause();
+      reject(tooLarge());
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
@@ -173,7 +180,10 @@ export function gatewayRoutes(gw: Gateway): Route[] {
         const [status, out] = await fn({ pubkey: auth.pubkey, client, body, url, params, req });
         sendJson(res, status, out);
       } catch (err) {
-        if (err instanceof HttpError) return sendError(res, err.status, err.code, err.message);
+        if (err instanceof HttpError) {
+          if (err.close) res.setHeader('connection', 'close');
+          return sendError(res, err.status, err.code, err.message);
+        }
         throw err;
       }
     },

@@ -17,7 +17,8 @@ import { getPublicKey } from 'nostr-tools/pure';
 import { npubEncode } from 'nostr-tools/nip19';
 import { get, jsonOf, rawRequest, type RawOutcome } from './http-raw.js';
 
-const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 8)) >>> 0;
+// A fixed default keeps CI repeatable; explore with FUZZ_SEED (seeds 1-8 at N=3000 passed when this was written).
+const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : 20261201;
 const N = Number(process.env.FUZZ_HTTP_N ?? 1500);
 const PARALLEL = 12;
 const DEBUG_KEY = 'fuzz-debug-key-0123456789';
@@ -61,12 +62,6 @@ interface Case {
   n: number;
   bytes: Buffer;
   method: string;
-  /**
-   * A body over max_message_length with no declared length, to the REST API. The gateway's body
-   * reader (src/gateway/api.ts readBody) destroys the request there, so the 413 it means to send
-   * never arrives: a reset instead of an answer. Reported; tolerated here (and counted) until fixed.
-   */
-  undeclaredOversizeBody: boolean;
   /** What the generator meant, for the failure message. */
   note: string;
 }
@@ -237,7 +232,7 @@ function generator(seed: number, port: number) {
       ? 'Nostr ' + Buffer.from(JSON.stringify(signEvent(pick(keys), { kind: 27235, tags }))).toString('base64')
       : `Bearer ${p.startsWith('/metrics') ? METRICS_KEY : DEBUG_KEY}`;
     const head = `${m} ${p} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}\r\nConnection: close\r\n\r\n`;
-    return { n, bytes: Buffer.from(head + body, 'latin1'), method: m, note: `well-formed ${m} ${p.slice(0, 120)} body ${body.slice(0, 80)}`, undeclaredOversizeBody: false };
+    return { n, bytes: Buffer.from(head + body, 'latin1'), method: m, note: `well-formed ${m} ${p.slice(0, 120)} body ${body.slice(0, 80)}` };
   };
 
   return (n: number): Case => {
@@ -308,8 +303,7 @@ function generator(seed: number, port: number) {
     const version = chance(0.97) ? 'HTTP/1.1' : pick(['HTTP/1.0', 'HTTP/2.0', 'HTTP/9', 'HTTPS/1.1', '']);
     const head = `${m} ${t} ${version}\r\n` + headers.map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n';
     note = `${m} ${t.slice(0, 120)} ${version} [${framing}, body ${blen} B, auth ${auth === undefined ? 'none' : auth.slice(0, 12)}]`;
-    const undeclaredOversizeBody = blen > MAX_MESSAGE && !['cl', 'bad-cl', 'dup-cl', 'short-cl', 'long-cl'].includes(framing) && p.startsWith('/api/');
-    return { n, bytes: Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(wire, 'latin1')]), method: m, note, undeclaredOversizeBody };
+    return { n, bytes: Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(wire, 'latin1')]), method: m, note };
   };
 }
 
@@ -340,7 +334,6 @@ test(`HTTP fuzz: ${N} generated requests (FUZZ_SEED=${SEED})`, { timeout: 120_00
   const failures: string[] = [];
   const statuses = new Map<number | string, number>();
   let i = 0;
-  let knownGap = 0;
   const started = Date.now();
   await Promise.all(
     Array.from({ length: PARALLEL }, async () => {
@@ -349,17 +342,12 @@ test(`HTTP fuzz: ${N} generated requests (FUZZ_SEED=${SEED})`, { timeout: 120_00
         const out = await rawRequest(port, c.bytes, { timeoutMs: 6_000, head: c.method === 'HEAD' });
         const key = out.kind === 'response' ? out.response.status : out.kind;
         statuses.set(key, (statuses.get(key) ?? 0) + 1);
-        if (out.kind === 'closed' && c.undeclaredOversizeBody) {
-          knownGap++;
-          continue;
-        }
         const p = problem(c, out);
         if (p) failures.push(`#${c.n} ${c.note}: ${p}`);
       }
     }),
   );
   t.diagnostic(`${N} requests in ${Date.now() - started} ms; answers: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
-  if (knownGap > 0) t.diagnostic(`${knownGap} oversize chunked bodies to the REST API were reset instead of answered 413 (known, src/gateway/api.ts readBody)`);
   relay().assertAlive();
 
   const health = await rawRequest(port, get('/health'));
