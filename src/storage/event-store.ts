@@ -11,7 +11,7 @@ export interface OpenOptions {
   path: string;
   /** Initial map size in bytes; lmdb-js grows the map on demand when omitted. */
   mapSize?: number;
-  /** Sub-databases in the environment, ours (11) plus the other rooms' tables. */
+  /** Sub-databases in the environment, ours (12) plus the other rooms' tables. */
   maxDbs?: number;
 }
 
@@ -25,6 +25,8 @@ export interface StoreStats {
   /** Highest sequence number handed out. */
   seq: number;
 }
+
+const NONE_PROTECTED: ReadonlyMap<number, string> = new Map();
 
 /** Events removed by one sweep call at most, so one transaction stays short. */
 export const SWEEP_BATCH = 1000;
@@ -65,6 +67,10 @@ export class EventStore implements WriterHost {
     const env = open({
       path: opts.path,
       maxDbs: opts.maxDbs ?? 64,
+      // The writer already batches one transaction per turn. lmdb-js's own turn batching
+      // adds a batch-start write whose commit promise nobody can reach: when a commit fails
+      // (disk full) it rejects unhandled, which ends the process.
+      eventTurnBatching: false,
       ...(opts.mapSize !== undefined ? { mapSize: opts.mapSize } : {}),
     });
     return new EventStore(env, openStoreDbs(env));
@@ -86,7 +92,7 @@ export class EventStore implements WriterHost {
 
   /** Pre-check before signature verification: has NIP-09 deleted this event? */
   isTombstoned(event: NostrEvent): boolean {
-    return isTombstonedIn(this.dbs, event);
+    return isTombstonedIn(this.dbs, event, this.attached?.undeletable ?? NONE_PROTECTED);
   }
 
   /** One stored event by id (expired ones included, as they are until swept). */

@@ -1,4 +1,5 @@
 import type { RootDatabase } from 'lmdb';
+import { log } from '../log.js';
 import { dTag, expirationOf, isAddressable, isEphemeral, isReplaceable } from '../protocol/kinds.js';
 import type { NostrEvent } from '../protocol/types.js';
 import {
@@ -47,7 +48,21 @@ export interface WriterStats {
   stored: number;
   /** Items waiting for the next transaction. */
   queued: number;
+  /** Write transactions (batches and probes) whose commit failed. */
+  failedCommits: number;
 }
+
+/**
+ * `writable`: normal. `degraded`: a commit failed (disk or map full, or an I/O error):
+ * every new write is refused at once with `error:`, reads go on, and a probe commit is
+ * tried every PROBE_MS; the first commit that succeeds makes the store writable again.
+ * `failed`: the environment itself is unusable (LMDB panic, corruption, closed under
+ * us): writes are refused for good and `onFatal` is called so the process can exit.
+ */
+export type StorageState = 'writable' | 'degraded' | 'failed';
+
+/** Thrown (rejected) to `run()` callers while the store refuses writes. */
+export class StorageUnavailable extends Error {}
 
 // Outcomes are built fresh per item: callers own (and may mutate) `removed`.
 const outcome = (ok: boolean, message: string): WriteOutcome => ({ ok, stored: false, message, removed: [] });
@@ -56,6 +71,36 @@ const DELETED = 'blocked: this event has been deleted';
 const HAVE_NEWER = 'duplicate: have newer event';
 const FAILED = 'error: could not store event';
 const CLOSED = 'error: storage is closed';
+const FULL = 'error: storage is full, writes are refused';
+const FAILING = 'error: storage is failing, writes are refused';
+const BROKEN = 'error: storage has failed, writes are refused';
+
+/** How often a degraded writer tries a probe commit. */
+export const PROBE_MS = 1000;
+/**
+ * The probe rewrites one record this large: a commit that can allocate and write it has
+ * real room again (a tiny probe would fit in pages LMDB already has free while a batch
+ * of events would not, and the writer would flap between writable and degraded).
+ */
+const PROBE_BYTES = 256 * 1024;
+const PROBE_VALUE = Buffer.alloc(PROBE_BYTES);
+const PROBE_KEY = 'probe';
+
+/** errno and LMDB codes that mean "no room": recoverable once space returns. */
+const NO_ROOM = new Set([
+  5, // EIO: LMDB reports a short write (a full file system) as EIO
+  27, // EFBIG
+  28, // ENOSPC
+  122, // EDQUOT
+  -30792, // MDB_MAP_FULL
+]);
+/** LMDB codes after which the environment must not be used again. */
+const FATAL = new Set([
+  -30796, // MDB_CORRUPTED
+  -30795, // MDB_PANIC
+  -30794, // MDB_VERSION_MISMATCH
+  -30793, // MDB_INVALID
+]);
 
 interface Item {
   event: NostrEvent;
@@ -83,9 +128,10 @@ function slotOf(e: NostrEvent): [number, string, string] | undefined {
 }
 
 /** Read-only NIP-09 check shared by the pipeline's pre-check and the writer. */
-export function isTombstonedIn(dbs: StoreDbs, e: NostrEvent): boolean {
-  // Deleting a deletion has no effect (NIP-09), so a kind 5 is never refused.
-  if (e.kind === 5) return false;
+export function isTombstonedIn(dbs: StoreDbs, e: NostrEvent, undeletable: ReadonlyMap<number, string>): boolean {
+  // Deleting a deletion has no effect (NIP-09), so a kind 5 is never refused; nor is a
+  // kind deletion may not remove (a tombstone for its id may predate its arrival).
+  if (e.kind === 5 || undeletable.has(e.kind)) return false;
   if (dbs.tomb.doesExist([e.id, e.pubkey])) return true;
   const slot = slotOf(e);
   if (slot === undefined) return false;
@@ -109,7 +155,16 @@ export function isTombstonedIn(dbs: StoreDbs, e: NostrEvent): boolean {
  * costs only that item, never the batch.
  */
 export class Writer {
-  readonly stats: WriterStats = { batches: 0, lastBatchSize: 0, lastCommitMs: 0, stored: 0, queued: 0 };
+  readonly stats: WriterStats = { batches: 0, lastBatchSize: 0, lastCommitMs: 0, stored: 0, queued: 0, failedCommits: 0 };
+  /** Writable, degraded (refusing writes, probing) or failed; see StorageState. */
+  state: StorageState = 'writable';
+  /** Called once when the state becomes `failed`; the owner of the process decides to exit. */
+  onFatal: ((err: unknown) => void) | undefined;
+  /** Kinds NIP-09 deletion may not remove, with the reason a refused deletion is given. */
+  readonly undeletable = new Map<number, string>();
+  /** The client-facing refusal while not writable. */
+  private refusal = FULL;
+  private probeTimer: NodeJS.Timeout | undefined;
   private queue: Item[] = [];
   private tasks: Task[] = [];
   private scheduled = false;
@@ -139,6 +194,7 @@ export class Writer {
 
   submit(event: NostrEvent, effect?: WriteEffect): Promise<WriteOutcome> {
     if (this.closed) return Promise.resolve(outcome(false, CLOSED));
+    if (this.state !== 'writable') return Promise.resolve(outcome(false, this.refusal));
     return new Promise((resolve) => {
       this.queue.push({ event, effect, resolve });
       this.schedule();
@@ -152,7 +208,8 @@ export class Writer {
    * transaction) and rejects with the error. The task must be synchronous.
    */
   run<T>(task: () => T): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('storage is closed'));
+    if (this.closed) return Promise.reject(new StorageUnavailable('storage is closed'));
+    if (this.state !== 'writable') return Promise.reject(new StorageUnavailable(this.refusal.slice('error: '.length)));
     return new Promise<T>((resolve, reject) => {
       this.tasks.push({ run: task, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
@@ -172,9 +229,20 @@ export class Writer {
     return true;
   }
 
+  /**
+   * NIP-09 deletion may not remove events of `kinds` (e.g. an audit trail that must be
+   * kept for a retention period): a kind 5 that would remove one is refused with
+   * `blocked: <reason>`, and a tombstone never keeps one out. Removal by `removeById`
+   * (retention sweeps) is unaffected.
+   */
+  protectFromDeletion(kinds: Iterable<number>, reason: string): void {
+    for (const k of kinds) this.undeletable.set(k, reason);
+  }
+
   /** Stop accepting items and resolve once everything queued is committed. */
   close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.probeTimer);
     if (this.queue.length === 0 && this.tasks.length === 0 && !this.scheduled && this.committing === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.idle = resolve;
@@ -207,6 +275,73 @@ export class Writer {
     }
     if (this.queue.length > 0 || this.tasks.length > 0) this.schedule();
     else this.settleIdle();
+  }
+
+  /**
+   * A commit failed: decide between degraded (no room, or an I/O error: refuse writes,
+   * keep serving reads, probe until a commit succeeds) and failed (the environment is
+   * unusable). Nothing acknowledged is at stake either way: an OK is only sent after the
+   * commit holding the event is flushed, and a failed commit leaves the previous one intact.
+   */
+  private async commitFailed(err: unknown): Promise<void> {
+    this.stats.failedCommits++;
+    const cause = await commitCause(err);
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    const detail = { code, err: cause instanceof Error ? cause.message : String(cause) };
+    if (typeof code === 'number' && FATAL.has(code)) return this.fail(cause, detail);
+    if (this.state !== 'writable') return; // already degraded (or failed); the probe goes on
+    this.state = 'degraded';
+    this.refusal = typeof code === 'number' && NO_ROOM.has(code) ? FULL : FAILING;
+    log.error({ ...detail, retry_ms: PROBE_MS }, 'storage commit failed: writes are refused until a commit succeeds; reads go on');
+    this.scheduleProbe();
+  }
+
+  private fail(err: unknown, detail: Record<string, unknown>): void {
+    if (this.state === 'failed') return;
+    this.state = 'failed';
+    this.refusal = BROKEN;
+    clearTimeout(this.probeTimer);
+    log.fatal(detail, 'storage environment is unusable: writes are refused for good (every acknowledged event is already durable)');
+    try {
+      this.onFatal?.(err);
+    } catch (e) {
+      log.error({ err: e instanceof Error ? e.message : String(e) }, 'storage failure handler threw');
+    }
+  }
+
+  private recovered(): void {
+    this.state = 'writable';
+    this.refusal = FULL;
+    clearTimeout(this.probeTimer);
+    log.warn('storage accepts writes again');
+  }
+
+  private scheduleProbe(): void {
+    if (this.closed || this.state !== 'degraded') return;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(() => void this.probe(), PROBE_MS);
+    this.probeTimer.unref();
+  }
+
+  /** One probe commit while degraded; it runs alone (new writes are refused meanwhile). */
+  private async probe(): Promise<void> {
+    if (this.closed || this.state !== 'degraded') return;
+    // A batch queued before the failure may still be committing; it is a probe of its own.
+    if (this.committing > 0) return this.scheduleProbe();
+    this.committing++;
+    try {
+      const committed = this.env.transaction(() => this.dbs.probe.putSync(PROBE_KEY, PROBE_VALUE));
+      const flushed = new Promise<void>((resolve, reject) => this.env.flushed.then(() => resolve(), reject));
+      await committed;
+      await flushed;
+      if (this.state === 'degraded') this.recovered();
+    } catch (err) {
+      await this.commitFailed(err);
+      this.scheduleProbe();
+    } finally {
+      this.committing--;
+      this.settleIdle();
+    }
   }
 
   private settleIdle(): void {
@@ -248,11 +383,13 @@ export class Writer {
         if (this.queue.length > 0 || this.tasks.length > 0) this.schedule();
       }
       await flushed;
+      if (this.state === 'degraded') this.recovered();
     } catch (err) {
       // The commit itself failed (disk full, map full...): nothing of the batch exists.
       for (let i = 0; i < batch.length; i++) results[i] = outcome(false, FAILED);
       for (let i = 0; i < tasks.length; i++) taskResults[i] = { ok: false, value: err };
       stored = 0;
+      await this.commitFailed(err);
     }
     for (let i = 0; i < tasks.length; i++) {
       const r = taskResults[i]!;
@@ -274,7 +411,11 @@ export class Writer {
     try {
       if (isEphemeral(e.kind)) return outcome(true, '');
       if (dbs.ids.doesExist(e.id)) return outcome(true, DUPLICATE);
-      if (isTombstonedIn(dbs, e)) return outcome(false, DELETED);
+      if (isTombstonedIn(dbs, e, this.undeletable)) return outcome(false, DELETED);
+      if (e.kind === 5 && this.undeletable.size > 0) {
+        const refusal = protectedTarget(dbs, e, this.undeletable);
+        if (refusal !== undefined) return outcome(false, refusal);
+      }
 
       // Decide everything that can refuse the event before writing anything, so the
       // common refusals cost no child transaction.
@@ -315,6 +456,52 @@ export class Writer {
   }
 }
 
+/**
+ * lmdb-js rejects a failed commit with "Commit failed" and the real error (errno or LMDB
+ * code) in a second promise, `commitError`, rejected in the same tick and otherwise never
+ * handled (an unhandled rejection ends the process). Take it, bounded in case it never settles.
+ */
+async function commitCause(err: unknown): Promise<unknown> {
+  const inner = (err as { commitError?: unknown } | undefined)?.commitError;
+  if (!(inner instanceof Promise)) return err;
+  let timer: NodeJS.Timeout | undefined;
+  const cause = await Promise.race([
+    inner.then(
+      () => err,
+      (e: unknown) => e,
+    ),
+    new Promise<unknown>((resolve) => (timer = setTimeout(() => resolve(err), 100))),
+  ]);
+  clearTimeout(timer);
+  return cause;
+}
+
+/**
+ * The refusal for a kind 5 that would remove an event of a kind in `undeletable`, decided
+ * before anything is written: an `e` target the deleter wrote, or an `a` coordinate of
+ * the deleter naming such a kind. Targets of other authors are no-ops, not refusals.
+ */
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function protectedTarget(dbs: StoreDbs, del: NostrEvent, undeletable: ReadonlyMap<number, string>): string | undefined {
+  for (const tag of del.tags) {
+    const v = tag[1];
+    if (v === undefined) continue;
+    let kind: number | undefined;
+    if (tag[0] === 'e' && HEX64.test(v)) {
+      const seq = dbs.ids.get(v);
+      const rec = seq === undefined ? undefined : dbs.events.get(seq);
+      if (rec !== undefined && rec[1] === del.pubkey) kind = rec[3];
+    } else if (tag[0] === 'a') {
+      const m = /^(\d+):([0-9a-f]{64}):/.exec(v);
+      if (m !== null && m[2] === del.pubkey) kind = Number(m[1]);
+    }
+    const reason = kind === undefined ? undefined : undeletable.get(kind);
+    if (reason !== undefined) return `blocked: ${reason}`;
+  }
+  return undefined;
+}
+
 function insertEvent(dbs: StoreDbs, e: NostrEvent, seq: number, slot: [number, string, string] | undefined): void {
   dbs.events.putSync(seq, toRecord(e));
   dbs.ids.putSync(e.id, seq);
@@ -345,7 +532,7 @@ function applyDeletion(dbs: StoreDbs, del: NostrEvent, removed: string[]): void 
   for (const tag of del.tags) {
     const v = tag[1];
     if (v === undefined || tag.length < 2) continue;
-    if (tag[0] === 'e') {
+    if (tag[0] === 'e' && HEX64.test(v)) {
       const seq = dbs.ids.get(v);
       if (seq !== undefined) {
         const rec = dbs.events.get(seq);
