@@ -176,6 +176,9 @@ export class EventStore implements WriterHost {
     if (this.closed) return;
     this.closed = true;
     if (this.attached !== undefined) await this.attached.close();
+    // After a failed commit, lmdb-js's close waits for that commit's flush, which never
+    // comes. Nothing depends on it: every acknowledged write followed a durable commit.
+    if (this.attached !== undefined && this.attached.state !== 'writable') return;
     await this.env.close();
   }
 }

@@ -10,9 +10,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeTempDir, removeDir, startRelay, type RelayHandle } from '../helpers/relay-process.js';
+import { RELAY_MAIN, REPO_ROOT, makeTempDir, removeDir, startRelay, type RelayHandle } from '../helpers/relay-process.js';
 import { httpGet } from '../helpers/http.js';
 import { newKeys, signEvent, verifySignedEvent, type Event } from '../helpers/events.js';
 import { RawClient, type OkMessage } from '../helpers/ws-client.js';
@@ -87,8 +88,8 @@ const skip = cannotMount();
 
 describe('a full disk degrades the relay instead of stopping it', { skip }, () => {
   for (const variant of [
-    { name: 'map grows on demand', toml: '' },
-    { name: 'with map_size', toml: '[data]\nmap_size = 1073741824\n' },
+    { name: 'map grows on demand; space returns live', toml: '', restart: false },
+    { name: 'with map_size; stopped while full, restarted with space', toml: '[data]\nmap_size = 1073741824\n', restart: true },
   ]) {
     test(`${variant.name}: refuse writes, serve reads, report, recover`, { timeout: 30_000 }, async (t) => {
       const dir = await makeTempDir('mls-relay-full-');
@@ -101,10 +102,8 @@ describe('a full disk degrades the relay instead of stopping it', { skip }, () =
       }
       let relay: RelayHandle | undefined;
       try {
-        relay = await startRelay({
-          dataDir: join(dir, 'data'),
-          toml: `${variant.toml}[metrics]\nenabled = true\n[rate_limiter]\nenabled = false\n`,
-        });
+        const opts = { dataDir: join(dir, 'data'), toml: `${variant.toml}[metrics]\nenabled = true\n[rate_limiter]\nenabled = false\n` };
+        relay = await startRelay(opts);
         const c = await RawClient.connect(relay.url);
         const keys = newKeys();
         const acked: Event[] = [];
@@ -139,14 +138,27 @@ describe('a full disk degrades the relay instead of stopping it', { skip }, () =
         // Reads go on, and nothing acknowledged was lost or altered.
         await assertAllServed(c, acked);
 
-        // Space returns: the probe commit succeeds and writes are taken again.
-        execFileSync('mount', ['-o', 'remount,size=64m', dir], { stdio: 'pipe' });
-        await waitFor('/ready 200 after remount', async () => ((await httpGet(`${relay!.httpUrl}/ready`)).status === 200 ? true : undefined));
+        let reader = c;
+        if (variant.restart) {
+          // A stop while full is clean (SIGTERM from the platform), and loses nothing.
+          await c.close();
+          const code = await relay.stop();
+          relay = undefined;
+          assert.equal(code, 0, 'a relay stopped while storage is full exits 0');
+          execFileSync('mount', ['-o', 'remount,size=64m', dir], { stdio: 'pipe' });
+          relay = await startRelay(opts);
+          reader = await RawClient.connect(relay.url);
+        } else {
+          // Space returns: the probe commit succeeds and writes are taken again.
+          execFileSync('mount', ['-o', 'remount,size=64m', dir], { stdio: 'pipe' });
+          await waitFor('/ready 200 after remount', async () => ((await httpGet(`${relay!.httpUrl}/ready`)).status === 200 ? true : undefined));
+        }
+        assert.equal((await httpGet(`${relay.httpUrl}/ready`)).status, 200);
         assert.equal(await metric(relay, 'mls_relay_storage_writable'), 1);
         const after = signEvent(keys, { content: 'after remount' });
-        assert.deepEqual(await c.publish(after), ['OK', after.id, true, '']);
-        await assertAllServed(c, [...acked, after]);
-        await c.close();
+        assert.deepEqual(await reader.publish(after), ['OK', after.id, true, '']);
+        await assertAllServed(reader, [...acked, after]);
+        await reader.close();
         relay.assertAlive();
       } finally {
         await relay?.stop().catch((err: unknown) => assert.fail(`relay: ${(err as Error).message}`));
@@ -155,4 +167,42 @@ describe('a full disk degrades the relay instead of stopping it', { skip }, () =
       }
     });
   }
+});
+
+describe('mls-relay import on a full disk', { skip }, () => {
+  test('reports what was not stored, exits non-zero, and what it counted as imported is there', { timeout: 30_000 }, async (t) => {
+    const dir = await makeTempDir('mls-relay-full-import-');
+    try {
+      mountTmpfs(dir, '3m');
+    } catch (err) {
+      await removeDir(dir);
+      t.skip(`cannot mount a tmpfs here: ${(err as Error).message.split('\n')[0]}`);
+      return;
+    }
+    const work = await makeTempDir('mls-relay-full-import-cfg-');
+    try {
+      const keys = newKeys();
+      const events = Array.from({ length: 300 }, (_, i) => signEvent(keys, { content: `${i}:${CONTENT}`, created_at: 1_700_000_000 + i }));
+      const input = join(work, 'in.jsonl');
+      await writeFile(input, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      const config = join(work, 'relay.toml');
+      await writeFile(config, `[data]\npath = ${JSON.stringify(join(dir, 'data'))}\n`);
+      const run = (args: string[]) =>
+        spawnSync(process.execPath, [RELAY_MAIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'fatal' }, encoding: 'utf8', timeout: 20_000, maxBuffer: 64 * 1024 * 1024 });
+      const imp = run(['import', '-c', config, '-i', input]);
+      assert.equal(imp.status, 1, `import exit status (stdout ${imp.stdout})`);
+      const m = /imported (\d+), duplicate 0, invalid 0, not stored \(storage error\) (\d+)/.exec(imp.stdout);
+      assert.ok(m, `summary line: ${imp.stdout}`);
+      assert.equal(Number(m[1]) + Number(m[2]), events.length);
+      const exp = run(['export', '-c', config]);
+      assert.equal(exp.status, 0, exp.stderr);
+      const exported = exp.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Event);
+      assert.equal(exported.length, Number(m[1]), 'every event counted as imported is stored');
+      for (const e of exported) assert.ok(verifySignedEvent(e));
+    } finally {
+      unmount(dir);
+      await removeDir(dir);
+      await removeDir(work);
+    }
+  });
 });
