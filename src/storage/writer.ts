@@ -268,7 +268,7 @@ export class Writer {
     this.tasks = [];
     if (batch.length > 0 || tasks.length > 0) {
       this.committing++;
-      void this.commit(batch, tasks).finally(() => {
+      void this.commit(batch, tasks).catch(writerBug).finally(() => {
         this.committing--;
         this.settleIdle();
       });
@@ -319,7 +319,7 @@ export class Writer {
   private scheduleProbe(): void {
     if (this.closed || this.state !== 'degraded') return;
     clearTimeout(this.probeTimer);
-    this.probeTimer = setTimeout(() => void this.probe(), PROBE_MS);
+    this.probeTimer = setTimeout(() => void this.probe().catch(writerBug), PROBE_MS);
     this.probeTimer.unref();
   }
 
@@ -456,6 +456,11 @@ export class Writer {
   }
 }
 
+/** commit() and probe() handle every storage error themselves; anything else is a bug, logged, never an unhandled rejection. */
+function writerBug(err: unknown): void {
+  log.error({ err: err instanceof Error ? err.message : String(err) }, 'writer bug: unexpected error after a commit');
+}
+
 /**
  * lmdb-js rejects a failed commit with "Commit failed" and the real error (errno or LMDB
  * code) in a second promise, `commitError`, rejected in the same tick and otherwise never
@@ -476,13 +481,14 @@ async function commitCause(err: unknown): Promise<unknown> {
   return cause;
 }
 
+/** Event ids are 64 lowercase hex: anything else in an `e` tag names nothing (and may exceed LMDB's key size). */
+const HEX64 = /^[0-9a-f]{64}$/;
+
 /**
  * The refusal for a kind 5 that would remove an event of a kind in `undeletable`, decided
  * before anything is written: an `e` target the deleter wrote, or an `a` coordinate of
  * the deleter naming such a kind. Targets of other authors are no-ops, not refusals.
  */
-const HEX64 = /^[0-9a-f]{64}$/;
-
 function protectedTarget(dbs: StoreDbs, del: NostrEvent, undeletable: ReadonlyMap<number, string>): string | undefined {
   for (const tag of del.tags) {
     const v = tag[1];
