@@ -44,6 +44,7 @@ export class EventStore implements WriterHost {
   private constructor(
     private readonly env: RootDatabase,
     private readonly dbs: StoreDbs,
+    private readonly path: string,
   ) {
     let last = 0;
     for (const k of dbs.events.getKeys({ reverse: true, limit: 1 })) last = k;
@@ -56,11 +57,11 @@ export class EventStore implements WriterHost {
   }
 
   /** @internal Handed to the Writer constructor once; a second writer is refused. */
-  internals(writer: Writer): { env: RootDatabase; dbs: StoreDbs; lastSeq: number } {
+  internals(writer: Writer): { env: RootDatabase; dbs: StoreDbs; lastSeq: number; path: string } {
     if (this.attached !== undefined) throw new Error('this store already has a writer');
     if (this.closed) throw new Error('store is closed');
     this.attached = writer;
-    return { env: this.env, dbs: this.dbs, lastSeq: this.lastSeqAtOpen };
+    return { env: this.env, dbs: this.dbs, lastSeq: this.lastSeqAtOpen, path: this.path };
   }
 
   static open(opts: OpenOptions): EventStore {
@@ -73,7 +74,7 @@ export class EventStore implements WriterHost {
       eventTurnBatching: false,
       ...(opts.mapSize !== undefined ? { mapSize: opts.mapSize } : {}),
     });
-    return new EventStore(env, openStoreDbs(env));
+    return new EventStore(env, openStoreDbs(env), opts.path);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises';
 import type { RootDatabase } from 'lmdb';
 import { log } from '../log.js';
 import { dTag, expirationOf, isAddressable, isEphemeral, isReplaceable } from '../protocol/kinds.js';
@@ -83,6 +84,11 @@ export const PROBE_MS = 1000;
  * of events would not, and the writer would flap between writable and degraded).
  */
 const PROBE_BYTES = 256 * 1024;
+/**
+ * After "no room", the file system must also show this much free space before a probe is
+ * tried: the freed pages of earlier commits can take a probe while the disk is still full.
+ */
+const FREE_MIN_BYTES = 4 * 1024 * 1024;
 const PROBE_VALUE = Buffer.alloc(PROBE_BYTES);
 const PROBE_KEY = 'probe';
 
@@ -117,7 +123,7 @@ interface Task {
 
 /** What a Writer needs from its store; EventStore.internals() hands it over once. */
 export interface WriterHost {
-  internals(writer: Writer): { env: RootDatabase; dbs: StoreDbs; lastSeq: number };
+  internals(writer: Writer): { env: RootDatabase; dbs: StoreDbs; lastSeq: number; path: string };
 }
 
 /** The [kind, pubkey, d] slot of a replaceable or addressable event. */
@@ -176,13 +182,16 @@ export class Writer {
   private idle: (() => void) | undefined;
   private readonly flushBound = () => this.flush();
   private readonly env: RootDatabase;
+  /** The data path, for the free-space check of a degraded store. */
+  private readonly path: string;
   private readonly dbs: StoreDbs;
   private nextSeq: number;
 
   /** One writer per store: a second `new Writer(store)` throws (two seq counters would collide). */
   constructor(store: WriterHost) {
-    const { env, dbs, lastSeq } = store.internals(this);
+    const { env, dbs, lastSeq, path } = store.internals(this);
     this.env = env;
+    this.path = path;
     this.dbs = dbs;
     this.nextSeq = lastSeq + 1;
   }
@@ -330,6 +339,7 @@ export class Writer {
     if (this.committing > 0) return this.scheduleProbe();
     this.committing++;
     try {
+      if (this.refusal === FULL && !(await this.hasFreeSpace())) return this.scheduleProbe();
       const committed = this.env.transaction(() => this.dbs.probe.putSync(PROBE_KEY, PROBE_VALUE));
       const flushed = new Promise<void>((resolve, reject) => this.env.flushed.then(() => resolve(), reject));
       await committed;
@@ -341,6 +351,16 @@ export class Writer {
     } finally {
       this.committing--;
       this.settleIdle();
+    }
+  }
+
+  /** True when the data path's file system has FREE_MIN_BYTES available (or cannot say: FUSE, ...). */
+  private async hasFreeSpace(): Promise<boolean> {
+    try {
+      const st = await statfs(this.path);
+      return st.bavail * st.bsize >= FREE_MIN_BYTES;
+    } catch {
+      return true;
     }
   }
 
@@ -383,7 +403,8 @@ export class Writer {
         if (this.queue.length > 0 || this.tasks.length > 0) this.schedule();
       }
       await flushed;
-      if (this.state === 'degraded') this.recovered();
+      // A batch queued before a failure may still fit in pages LMDB had free; only the
+      // probe says there is room again.
     } catch (err) {
       // The commit itself failed (disk full, map full...): nothing of the batch exists.
       for (let i = 0; i < batch.length; i++) results[i] = outcome(false, FAILED);
