@@ -241,8 +241,9 @@ export class Writer {
   /**
    * NIP-09 deletion may not remove events of `kinds` (e.g. an audit trail that must be
    * kept for a retention period): a kind 5 that would remove one is refused with
-   * `blocked: <reason>`, and a tombstone never keeps one out. Removal by `removeById`
-   * (retention sweeps) is unaffected.
+   * `blocked: <reason>`, a tombstone never keeps one out, and one carrying a NIP-40
+   * expiration tag is refused with `invalid: ...`. Removal by `removeById` (retention
+   * sweeps) is unaffected.
    */
   protectFromDeletion(kinds: Iterable<number>, reason: string): void {
     for (const k of kinds) this.undeletable.set(k, reason);
@@ -433,8 +434,8 @@ export class Writer {
       if (isEphemeral(e.kind)) return outcome(true, '');
       if (dbs.ids.doesExist(e.id)) return outcome(true, DUPLICATE);
       if (isTombstonedIn(dbs, e, this.undeletable)) return outcome(false, DELETED);
-      if (e.kind === 5 && this.undeletable.size > 0) {
-        const refusal = protectedTarget(dbs, e, this.undeletable);
+      if (this.undeletable.size > 0) {
+        const refusal = e.kind === 5 ? protectedTarget(dbs, e, this.undeletable) : expiringProtected(e, this.undeletable);
         if (refusal !== undefined) return outcome(false, refusal);
       }
 
@@ -527,6 +528,13 @@ function protectedTarget(dbs: StoreDbs, del: NostrEvent, undeletable: ReadonlyMa
     if (reason !== undefined) return `blocked: ${reason}`;
   }
   return undefined;
+}
+
+/** NIP-40 would remove the event as surely as NIP-09: a kind deletion may not remove may not expire either. */
+function expiringProtected(e: NostrEvent, undeletable: ReadonlyMap<number, string>): string | undefined {
+  const reason = undeletable.get(e.kind);
+  if (reason === undefined || !e.tags.some((t) => t[0] === 'expiration')) return undefined;
+  return `invalid: an expiration tag is not allowed here: ${reason}`;
 }
 
 function insertEvent(dbs: StoreDbs, e: NostrEvent, seq: number, slot: [number, string, string] | undefined): void {

@@ -2,8 +2,9 @@
  * Issue 8, item 8: every accepted 450 is kept for roster_policy_ttl_days (the audit
  * trail). NIP-09 may not remove one: a kind 5 from a group's admin naming its 450s is
  * refused with `blocked:` (nothing of it is applied), the REST history still holds both,
- * and a tombstone written before a 450 arrived does not keep that 450 out. Deletion of
- * other kinds works as before.
+ * and a tombstone written before a 450 arrived does not keep that 450 out. Nor may a 450
+ * carry a NIP-40 expiration (the expiry sweep would erase it). Deletion of other kinds
+ * works as before.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,4 +74,16 @@ test('a tombstone written before a 450 arrived does not keep it out', async (t) 
   assert.equal(r.status, 200);
   assert.equal(r.json.history.length, 2);
   assert.equal(r.json.last_seq, 2);
+});
+
+test('a 450 may not carry a NIP-40 expiration tag (the sweep would erase it early)', async (t) => {
+  const group = randomGroup();
+  const c = await client(t, relay(), relayAdmin);
+  await publishOk(c, roster(relayAdmin, group, 1, 'bootstrap', []));
+  const expiring = roster(relayAdmin, group, 2, 'add', [newKeys().pk], [['expiration', String(Math.floor(Date.now() / 1000) + 60)]]);
+  const reason = await publishRejected(c, expiring, 'invalid:');
+  assert.match(reason, /expiration/);
+  const r = await api(relay(), relayAdmin, 'GET', `/groups/${group}/roster`);
+  assert.equal(r.json.history.length, 1);
+  assert.equal(r.json.last_seq, 1);
 });
