@@ -44,6 +44,15 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   await restoreOnStart(config);
   const store = await EventStore.open({ path: config.data.path, mapSize: config.data.map_size });
   const writer = new Writer(store);
+  // Only our own storage may end the process: an unusable environment (not a full disk,
+  // which degrades) is logged by the writer, and every OK already sent is durable.
+  writer.onFatal = () => {
+    setTimeout(() => process.exit(1), SHUTDOWN_BUDGET.totalMs).unref();
+    void Promise.resolve()
+      .then(() => stop())
+      .catch(() => undefined)
+      .finally(() => process.exit(1));
+  };
   const backups = startBackups(store, config);
   const [verify, match] = await Promise.all([
     VerifyPool.create({ threads: config.thread.verify || undefined }),

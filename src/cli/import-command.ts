@@ -23,7 +23,7 @@ export async function runImport(argv: string[]): Promise<number> {
   const verify = args['no-verify'] ? undefined : await VerifyPool.create({ threads: config.thread.verify || undefined });
   const store = await EventStore.open({ path: config.data.path, mapSize: config.data.map_size });
   const writer = new Writer(store);
-  const counts = { imported: 0, duplicate: 0, invalid: 0 };
+  const counts = { imported: 0, duplicate: 0, invalid: 0, failed: 0 };
   const input = !args.in || args.in === '-' ? process.stdin : createReadStream(args.in);
   const inflight = new Set<Promise<void>>();
 
@@ -47,6 +47,8 @@ export async function runImport(argv: string[]): Promise<number> {
     const outcome = await writer.submit(checked.event);
     if (outcome.stored) counts.imported++;
     else if (outcome.ok) counts.duplicate++;
+    // A storage failure (disk full) is not the line's fault: reported apart, and the exit is non-zero.
+    else if (outcome.message.startsWith('error:')) counts.failed++;
     else counts.invalid++;
   };
 
@@ -62,6 +64,7 @@ export async function runImport(argv: string[]): Promise<number> {
     await store.close();
     await verify?.close();
   }
-  process.stdout.write(`imported ${counts.imported}, duplicate ${counts.duplicate}, invalid ${counts.invalid}\n`);
-  return 0;
+  const failed = counts.failed > 0 ? `, not stored (storage error) ${counts.failed}` : '';
+  process.stdout.write(`imported ${counts.imported}, duplicate ${counts.duplicate}, invalid ${counts.invalid}${failed}\n`);
+  return counts.failed > 0 ? 1 : 0;
 }

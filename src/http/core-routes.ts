@@ -88,8 +88,17 @@ export function coreRoutes(ctx: RelayContext, isReady: () => boolean): Route[] {
     {
       method: 'GET',
       path: '/ready',
-      handler: (_req, res) =>
-        isReady() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'starting', error: 'storage is not open yet', code: 'not_ready' }),
+      handler: (_req, res) => {
+        if (!isReady()) return sendJson(res, 503, { status: 'starting', error: 'storage is not open yet', code: 'not_ready' });
+        // Reads are still served while storage refuses writes; /health stays 200 (this is only the startup probe).
+        const state = ctx.writer.state;
+        if (state === 'writable') return sendJson(res, 200, { status: 'ready' });
+        return sendJson(res, 503, {
+          status: state,
+          error: state === 'degraded' ? 'degraded: storage refuses writes until a commit succeeds; reads are served' : 'storage has failed',
+          code: state === 'degraded' ? 'storage_degraded' : 'storage_failed',
+        });
+      },
     },
     {
       method: 'GET',

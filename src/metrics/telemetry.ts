@@ -322,6 +322,10 @@ export class RelayTelemetry {
     } });
     pullCounter(this.registry, 'mls_relay_writer_batches_total', 'Write transactions committed', () => ctx.writer.stats.batches);
     pullCounter(this.registry, 'mls_relay_writer_stored_total', 'Events stored', () => ctx.writer.stats.stored);
+    new Gauge({ name: 'mls_relay_storage_writable', help: 'Whether storage takes writes (0 while a full disk or map, or a failed environment, refuses them)', registers, collect() {
+      this.set(ctx.writer.state === 'writable' ? 1 : 0);
+    } });
+    pullCounter(this.registry, 'mls_relay_storage_commit_failures_total', 'Write transactions whose commit failed (events in them got OK false "error:")', () => ctx.writer.stats.failedCommits);
 
     // Match worker and fan-out.
     new Gauge({ name: 'mls_relay_subscriptions', help: 'Live subscriptions in the match index', registers, collect() {

@@ -14,6 +14,9 @@ export type EventValidation =
   | { ok: true; event: NostrEvent }
   | { ok: false; id?: string; reason: string };
 
+/** String.prototype.isWellFormed (ES2024, Node 20+); the compile target's lib predates it. */
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
 
@@ -44,6 +47,10 @@ export function validateEvent(raw: unknown, limits: EventLimits, nowSec: number)
     return bad('invalid: kind must be an integer between 0 and 65535');
   }
   if (typeof r.content !== 'string') return bad('invalid: content must be a string');
+  // A lone UTF-16 surrogate is not a Unicode scalar value: storage (msgpack, UTF-8) would
+  // turn it into U+FFFD and what we serve later would no longer match its id or signature.
+  // Whatever is acknowledged must be served byte for byte, so such a string is refused.
+  if (!isWellFormed(r.content)) return bad('invalid: content holds a lone UTF-16 surrogate (not valid Unicode)');
   const tags = r.tags;
   if (!Array.isArray(tags)) return bad('invalid: tags must be an array');
   // Counted before the per-tag walk so an oversized list is refused without touching it.
@@ -54,7 +61,9 @@ export function validateEvent(raw: unknown, limits: EventLimits, nowSec: number)
     // NIP-01: "each tag is an array of one or more strings".
     if (tag.length === 0) return bad(`invalid: tags[${i}] must not be empty`);
     for (let j = 0; j < tag.length; j++) {
-      if (typeof tag[j] !== 'string') return bad(`invalid: tags[${i}][${j}] must be a string`);
+      const v: unknown = tag[j];
+      if (typeof v !== 'string') return bad(`invalid: tags[${i}][${j}] must be a string`);
+      if (!isWellFormed(v)) return bad(`invalid: tags[${i}][${j}] holds a lone UTF-16 surrogate (not valid Unicode)`);
     }
   }
 

@@ -11,7 +11,7 @@ export interface OpenOptions {
   path: string;
   /** Initial map size in bytes; lmdb-js grows the map on demand when omitted. */
   mapSize?: number;
-  /** Sub-databases in the environment, ours (11) plus the other rooms' tables. */
+  /** Sub-databases in the environment, ours (12) plus the other rooms' tables. */
   maxDbs?: number;
 }
 
@@ -25,6 +25,8 @@ export interface StoreStats {
   /** Highest sequence number handed out. */
   seq: number;
 }
+
+const NONE_PROTECTED: ReadonlyMap<number, string> = new Map();
 
 /** Events removed by one sweep call at most, so one transaction stays short. */
 export const SWEEP_BATCH = 1000;
@@ -42,6 +44,7 @@ export class EventStore implements WriterHost {
   private constructor(
     private readonly env: RootDatabase,
     private readonly dbs: StoreDbs,
+    private readonly path: string,
   ) {
     let last = 0;
     for (const k of dbs.events.getKeys({ reverse: true, limit: 1 })) last = k;
@@ -54,20 +57,24 @@ export class EventStore implements WriterHost {
   }
 
   /** @internal Handed to the Writer constructor once; a second writer is refused. */
-  internals(writer: Writer): { env: RootDatabase; dbs: StoreDbs; lastSeq: number } {
+  internals(writer: Writer): { env: RootDatabase; dbs: StoreDbs; lastSeq: number; path: string } {
     if (this.attached !== undefined) throw new Error('this store already has a writer');
     if (this.closed) throw new Error('store is closed');
     this.attached = writer;
-    return { env: this.env, dbs: this.dbs, lastSeq: this.lastSeqAtOpen };
+    return { env: this.env, dbs: this.dbs, lastSeq: this.lastSeqAtOpen, path: this.path };
   }
 
   static open(opts: OpenOptions): EventStore {
     const env = open({
       path: opts.path,
       maxDbs: opts.maxDbs ?? 64,
+      // The writer already batches one transaction per turn. lmdb-js's own turn batching
+      // adds a batch-start write whose commit promise nobody can reach: when a commit fails
+      // (disk full) it rejects unhandled, which ends the process.
+      eventTurnBatching: false,
       ...(opts.mapSize !== undefined ? { mapSize: opts.mapSize } : {}),
     });
-    return new EventStore(env, openStoreDbs(env));
+    return new EventStore(env, openStoreDbs(env), opts.path);
   }
 
   /**
@@ -86,7 +93,7 @@ export class EventStore implements WriterHost {
 
   /** Pre-check before signature verification: has NIP-09 deleted this event? */
   isTombstoned(event: NostrEvent): boolean {
-    return isTombstonedIn(this.dbs, event);
+    return isTombstonedIn(this.dbs, event, this.attached?.undeletable ?? NONE_PROTECTED);
   }
 
   /** One stored event by id (expired ones included, as they are until swept). */
@@ -170,6 +177,9 @@ export class EventStore implements WriterHost {
     if (this.closed) return;
     this.closed = true;
     if (this.attached !== undefined) await this.attached.close();
+    // After a failed commit, lmdb-js's close waits for that commit's flush, which never
+    // comes. Nothing depends on it: every acknowledged write followed a durable commit.
+    if (this.attached !== undefined && this.attached.state !== 'writable') return;
     await this.env.close();
   }
 }

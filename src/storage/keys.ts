@@ -23,6 +23,7 @@ export const DB_NAMES = {
   expiration: 'ev:i_expiration', // [expiration, seq]
   tomb: 'ev:tomb', // [id, deleter pubkey]
   coordTomb: 'ev:coord_tomb', // [kind, pubkey, d] -> created_at of the newest deletion
+  probe: 'ev:probe', // one record the writer rewrites to test for room after a failed commit
 } as const;
 
 export interface StoreDbs {
@@ -37,6 +38,7 @@ export interface StoreDbs {
   expiration: Database<Buffer, Key>;
   tomb: Database<Buffer, Key>;
   coordTomb: Database<number, Key>;
+  probe: Database<Buffer, string>;
 }
 
 /** Index entries carry all their information in the key; the value is never read. */
@@ -58,6 +60,7 @@ export function openStoreDbs(env: RootDatabase): StoreDbs {
     expiration: index(DB_NAMES.expiration),
     tomb: index(DB_NAMES.tomb),
     coordTomb: env.openDB<number, Key>(DB_NAMES.coordTomb, {}),
+    probe: env.openDB<Buffer, string>(DB_NAMES.probe, { encoding: 'binary' }),
   };
 }
 

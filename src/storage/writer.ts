@@ -1,4 +1,6 @@
+import { statfs } from 'node:fs/promises';
 import type { RootDatabase } from 'lmdb';
+import { log } from '../log.js';
 import { dTag, expirationOf, isAddressable, isEphemeral, isReplaceable } from '../protocol/kinds.js';
 import type { NostrEvent } from '../protocol/types.js';
 import {
@@ -47,7 +49,21 @@ export interface WriterStats {
   stored: number;
   /** Items waiting for the next transaction. */
   queued: number;
+  /** Write transactions (batches and probes) whose commit failed. */
+  failedCommits: number;
 }
+
+/**
+ * `writable`: normal. `degraded`: a commit failed (disk or map full, or an I/O error):
+ * every new write is refused at once with `error:`, reads go on, and a probe commit is
+ * tried every PROBE_MS; the first commit that succeeds makes the store writable again.
+ * `failed`: the environment itself is unusable (LMDB panic, corruption, closed under
+ * us): writes are refused for good and `onFatal` is called so the process can exit.
+ */
+export type StorageState = 'writable' | 'degraded' | 'failed';
+
+/** Thrown (rejected) to `run()` callers while the store refuses writes. */
+export class StorageUnavailable extends Error {}
 
 // Outcomes are built fresh per item: callers own (and may mutate) `removed`.
 const outcome = (ok: boolean, message: string): WriteOutcome => ({ ok, stored: false, message, removed: [] });
@@ -56,6 +72,41 @@ const DELETED = 'blocked: this event has been deleted';
 const HAVE_NEWER = 'duplicate: have newer event';
 const FAILED = 'error: could not store event';
 const CLOSED = 'error: storage is closed';
+const FULL = 'error: storage is full, writes are refused';
+const FAILING = 'error: storage is failing, writes are refused';
+const BROKEN = 'error: storage has failed, writes are refused';
+
+/** How often a degraded writer tries a probe commit. */
+export const PROBE_MS = 1000;
+/**
+ * The probe rewrites one record this large: a commit that can allocate and write it has
+ * real room again (a tiny probe would fit in pages LMDB already has free while a batch
+ * of events would not, and the writer would flap between writable and degraded).
+ */
+const PROBE_BYTES = 256 * 1024;
+/**
+ * After "no room", the file system must also show this much free space before a probe is
+ * tried: the freed pages of earlier commits can take a probe while the disk is still full.
+ */
+const FREE_MIN_BYTES = 4 * 1024 * 1024;
+const PROBE_VALUE = Buffer.alloc(PROBE_BYTES);
+const PROBE_KEY = 'probe';
+
+/** errno and LMDB codes that mean "no room": recoverable once space returns. */
+const NO_ROOM = new Set([
+  5, // EIO: LMDB reports a short write (a full file system) as EIO
+  27, // EFBIG
+  28, // ENOSPC
+  122, // EDQUOT
+  -30792, // MDB_MAP_FULL
+]);
+/** LMDB codes after which the environment must not be used again. */
+const FATAL = new Set([
+  -30796, // MDB_CORRUPTED
+  -30795, // MDB_PANIC
+  -30794, // MDB_VERSION_MISMATCH
+  -30793, // MDB_INVALID
+]);
 
 interface Item {
   event: NostrEvent;
@@ -72,7 +123,7 @@ interface Task {
 
 /** What a Writer needs from its store; EventStore.internals() hands it over once. */
 export interface WriterHost {
-  internals(writer: Writer): { env: RootDatabase; dbs: StoreDbs; lastSeq: number };
+  internals(writer: Writer): { env: RootDatabase; dbs: StoreDbs; lastSeq: number; path: string };
 }
 
 /** The [kind, pubkey, d] slot of a replaceable or addressable event. */
@@ -83,9 +134,10 @@ function slotOf(e: NostrEvent): [number, string, string] | undefined {
 }
 
 /** Read-only NIP-09 check shared by the pipeline's pre-check and the writer. */
-export function isTombstonedIn(dbs: StoreDbs, e: NostrEvent): boolean {
-  // Deleting a deletion has no effect (NIP-09), so a kind 5 is never refused.
-  if (e.kind === 5) return false;
+export function isTombstonedIn(dbs: StoreDbs, e: NostrEvent, undeletable: ReadonlyMap<number, string>): boolean {
+  // Deleting a deletion has no effect (NIP-09), so a kind 5 is never refused; nor is a
+  // kind deletion may not remove (a tombstone for its id may predate its arrival).
+  if (e.kind === 5 || undeletable.has(e.kind)) return false;
   if (dbs.tomb.doesExist([e.id, e.pubkey])) return true;
   const slot = slotOf(e);
   if (slot === undefined) return false;
@@ -109,7 +161,16 @@ export function isTombstonedIn(dbs: StoreDbs, e: NostrEvent): boolean {
  * costs only that item, never the batch.
  */
 export class Writer {
-  readonly stats: WriterStats = { batches: 0, lastBatchSize: 0, lastCommitMs: 0, stored: 0, queued: 0 };
+  readonly stats: WriterStats = { batches: 0, lastBatchSize: 0, lastCommitMs: 0, stored: 0, queued: 0, failedCommits: 0 };
+  /** Writable, degraded (refusing writes, probing) or failed; see StorageState. */
+  state: StorageState = 'writable';
+  /** Called once when the state becomes `failed`; the owner of the process decides to exit. */
+  onFatal: ((err: unknown) => void) | undefined;
+  /** Kinds NIP-09 deletion may not remove, with the reason a refused deletion is given. */
+  readonly undeletable = new Map<number, string>();
+  /** The client-facing refusal while not writable. */
+  private refusal = FULL;
+  private probeTimer: NodeJS.Timeout | undefined;
   private queue: Item[] = [];
   private tasks: Task[] = [];
   private scheduled = false;
@@ -121,13 +182,16 @@ export class Writer {
   private idle: (() => void) | undefined;
   private readonly flushBound = () => this.flush();
   private readonly env: RootDatabase;
+  /** The data path, for the free-space check of a degraded store. */
+  private readonly path: string;
   private readonly dbs: StoreDbs;
   private nextSeq: number;
 
   /** One writer per store: a second `new Writer(store)` throws (two seq counters would collide). */
   constructor(store: WriterHost) {
-    const { env, dbs, lastSeq } = store.internals(this);
+    const { env, dbs, lastSeq, path } = store.internals(this);
     this.env = env;
+    this.path = path;
     this.dbs = dbs;
     this.nextSeq = lastSeq + 1;
   }
@@ -139,6 +203,7 @@ export class Writer {
 
   submit(event: NostrEvent, effect?: WriteEffect): Promise<WriteOutcome> {
     if (this.closed) return Promise.resolve(outcome(false, CLOSED));
+    if (this.state !== 'writable') return Promise.resolve(outcome(false, this.refusal));
     return new Promise((resolve) => {
       this.queue.push({ event, effect, resolve });
       this.schedule();
@@ -152,7 +217,8 @@ export class Writer {
    * transaction) and rejects with the error. The task must be synchronous.
    */
   run<T>(task: () => T): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('storage is closed'));
+    if (this.closed) return Promise.reject(new StorageUnavailable('storage is closed'));
+    if (this.state !== 'writable') return Promise.reject(new StorageUnavailable(this.refusal.slice('error: '.length)));
     return new Promise<T>((resolve, reject) => {
       this.tasks.push({ run: task, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
@@ -172,9 +238,21 @@ export class Writer {
     return true;
   }
 
+  /**
+   * NIP-09 deletion may not remove events of `kinds` (e.g. an audit trail that must be
+   * kept for a retention period): a kind 5 that would remove one is refused with
+   * `blocked: <reason>`, a tombstone never keeps one out, and one carrying a NIP-40
+   * expiration tag is refused with `invalid: ...`. Removal by `removeById` (retention
+   * sweeps) is unaffected.
+   */
+  protectFromDeletion(kinds: Iterable<number>, reason: string): void {
+    for (const k of kinds) this.undeletable.set(k, reason);
+  }
+
   /** Stop accepting items and resolve once everything queued is committed. */
   close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.probeTimer);
     if (this.queue.length === 0 && this.tasks.length === 0 && !this.scheduled && this.committing === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.idle = resolve;
@@ -200,13 +278,91 @@ export class Writer {
     this.tasks = [];
     if (batch.length > 0 || tasks.length > 0) {
       this.committing++;
-      void this.commit(batch, tasks).finally(() => {
+      void this.commit(batch, tasks).catch(writerBug).finally(() => {
         this.committing--;
         this.settleIdle();
       });
     }
     if (this.queue.length > 0 || this.tasks.length > 0) this.schedule();
     else this.settleIdle();
+  }
+
+  /**
+   * A commit failed: decide between degraded (no room, or an I/O error: refuse writes,
+   * keep serving reads, probe until a commit succeeds) and failed (the environment is
+   * unusable). Nothing acknowledged is at stake either way: an OK is only sent after the
+   * commit holding the event is flushed, and a failed commit leaves the previous one intact.
+   */
+  private async commitFailed(err: unknown): Promise<void> {
+    this.stats.failedCommits++;
+    const cause = await commitCause(err);
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    const detail = { code, err: cause instanceof Error ? cause.message : String(cause) };
+    if (typeof code === 'number' && FATAL.has(code)) return this.fail(cause, detail);
+    if (this.state !== 'writable') return; // already degraded (or failed); the probe goes on
+    this.state = 'degraded';
+    this.refusal = typeof code === 'number' && NO_ROOM.has(code) ? FULL : FAILING;
+    log.error({ ...detail, retry_ms: PROBE_MS }, 'storage commit failed: writes are refused until a commit succeeds; reads go on');
+    this.scheduleProbe();
+  }
+
+  private fail(err: unknown, detail: Record<string, unknown>): void {
+    if (this.state === 'failed') return;
+    this.state = 'failed';
+    this.refusal = BROKEN;
+    clearTimeout(this.probeTimer);
+    log.fatal(detail, 'storage environment is unusable: writes are refused for good (every acknowledged event is already durable)');
+    try {
+      this.onFatal?.(err);
+    } catch (e) {
+      log.error({ err: e instanceof Error ? e.message : String(e) }, 'storage failure handler threw');
+    }
+  }
+
+  private recovered(): void {
+    this.state = 'writable';
+    this.refusal = FULL;
+    clearTimeout(this.probeTimer);
+    log.warn('storage accepts writes again');
+  }
+
+  private scheduleProbe(): void {
+    if (this.closed || this.state !== 'degraded') return;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(() => void this.probe().catch(writerBug), PROBE_MS);
+    this.probeTimer.unref();
+  }
+
+  /** One probe commit while degraded; it runs alone (new writes are refused meanwhile). */
+  private async probe(): Promise<void> {
+    if (this.closed || this.state !== 'degraded') return;
+    // A batch queued before the failure may still be committing; it is a probe of its own.
+    if (this.committing > 0) return this.scheduleProbe();
+    this.committing++;
+    try {
+      if (this.refusal === FULL && !(await this.hasFreeSpace())) return this.scheduleProbe();
+      const committed = this.env.transaction(() => this.dbs.probe.putSync(PROBE_KEY, PROBE_VALUE));
+      const flushed = new Promise<void>((resolve, reject) => this.env.flushed.then(() => resolve(), reject));
+      await committed;
+      await flushed;
+      if (this.state === 'degraded') this.recovered();
+    } catch (err) {
+      await this.commitFailed(err);
+      this.scheduleProbe();
+    } finally {
+      this.committing--;
+      this.settleIdle();
+    }
+  }
+
+  /** True when the data path's file system has FREE_MIN_BYTES available (or cannot say: FUSE, ...). */
+  private async hasFreeSpace(): Promise<boolean> {
+    try {
+      const st = await statfs(this.path);
+      return st.bavail * st.bsize >= FREE_MIN_BYTES;
+    } catch {
+      return true;
+    }
   }
 
   private settleIdle(): void {
@@ -248,11 +404,14 @@ export class Writer {
         if (this.queue.length > 0 || this.tasks.length > 0) this.schedule();
       }
       await flushed;
+      // A batch queued before a failure may still fit in pages LMDB had free; only the
+      // probe says there is room again.
     } catch (err) {
       // The commit itself failed (disk full, map full...): nothing of the batch exists.
       for (let i = 0; i < batch.length; i++) results[i] = outcome(false, FAILED);
       for (let i = 0; i < tasks.length; i++) taskResults[i] = { ok: false, value: err };
       stored = 0;
+      await this.commitFailed(err);
     }
     for (let i = 0; i < tasks.length; i++) {
       const r = taskResults[i]!;
@@ -274,7 +433,11 @@ export class Writer {
     try {
       if (isEphemeral(e.kind)) return outcome(true, '');
       if (dbs.ids.doesExist(e.id)) return outcome(true, DUPLICATE);
-      if (isTombstonedIn(dbs, e)) return outcome(false, DELETED);
+      if (isTombstonedIn(dbs, e, this.undeletable)) return outcome(false, DELETED);
+      if (this.undeletable.size > 0) {
+        const refusal = e.kind === 5 ? protectedTarget(dbs, e, this.undeletable) : expiringProtected(e, this.undeletable);
+        if (refusal !== undefined) return outcome(false, refusal);
+      }
 
       // Decide everything that can refuse the event before writing anything, so the
       // common refusals cost no child transaction.
@@ -315,6 +478,65 @@ export class Writer {
   }
 }
 
+/** commit() and probe() handle every storage error themselves; anything else is a bug, logged, never an unhandled rejection. */
+function writerBug(err: unknown): void {
+  log.error({ err: err instanceof Error ? err.message : String(err) }, 'writer bug: unexpected error after a commit');
+}
+
+/**
+ * lmdb-js rejects a failed commit with "Commit failed" and the real error (errno or LMDB
+ * code) in a second promise, `commitError`, rejected in the same tick and otherwise never
+ * handled (an unhandled rejection ends the process). Take it, bounded in case it never settles.
+ */
+async function commitCause(err: unknown): Promise<unknown> {
+  const inner = (err as { commitError?: unknown } | undefined)?.commitError;
+  if (!(inner instanceof Promise)) return err;
+  let timer: NodeJS.Timeout | undefined;
+  const cause = await Promise.race([
+    inner.then(
+      () => err,
+      (e: unknown) => e,
+    ),
+    new Promise<unknown>((resolve) => (timer = setTimeout(() => resolve(err), 100))),
+  ]);
+  clearTimeout(timer);
+  return cause;
+}
+
+/** Event ids are 64 lowercase hex: anything else in an `e` tag names nothing (and may exceed LMDB's key size). */
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * The refusal for a kind 5 that would remove an event of a kind in `undeletable`, decided
+ * before anything is written: an `e` target the deleter wrote, or an `a` coordinate of
+ * the deleter naming such a kind. Targets of other authors are no-ops, not refusals.
+ */
+function protectedTarget(dbs: StoreDbs, del: NostrEvent, undeletable: ReadonlyMap<number, string>): string | undefined {
+  for (const tag of del.tags) {
+    const v = tag[1];
+    if (v === undefined) continue;
+    let kind: number | undefined;
+    if (tag[0] === 'e' && HEX64.test(v)) {
+      const seq = dbs.ids.get(v);
+      const rec = seq === undefined ? undefined : dbs.events.get(seq);
+      if (rec !== undefined && rec[1] === del.pubkey) kind = rec[3];
+    } else if (tag[0] === 'a') {
+      const m = /^(\d+):([0-9a-f]{64}):/.exec(v);
+      if (m !== null && m[2] === del.pubkey) kind = Number(m[1]);
+    }
+    const reason = kind === undefined ? undefined : undeletable.get(kind);
+    if (reason !== undefined) return `blocked: ${reason}`;
+  }
+  return undefined;
+}
+
+/** NIP-40 would remove the event as surely as NIP-09: a kind deletion may not remove may not expire either. */
+function expiringProtected(e: NostrEvent, undeletable: ReadonlyMap<number, string>): string | undefined {
+  const reason = undeletable.get(e.kind);
+  if (reason === undefined || !e.tags.some((t) => t[0] === 'expiration')) return undefined;
+  return `invalid: an expiration tag is not allowed here: ${reason}`;
+}
+
 function insertEvent(dbs: StoreDbs, e: NostrEvent, seq: number, slot: [number, string, string] | undefined): void {
   dbs.events.putSync(seq, toRecord(e));
   dbs.ids.putSync(e.id, seq);
@@ -345,7 +567,7 @@ function applyDeletion(dbs: StoreDbs, del: NostrEvent, removed: string[]): void 
   for (const tag of del.tags) {
     const v = tag[1];
     if (v === undefined || tag.length < 2) continue;
-    if (tag[0] === 'e') {
+    if (tag[0] === 'e' && HEX64.test(v)) {
       const seq = dbs.ids.get(v);
       if (seq !== undefined) {
         const rec = dbs.events.get(seq);
