@@ -102,6 +102,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   heartbeat.unref();
 
   const sweep = setInterval(() => {
+    if (writer.refusing !== undefined) return; // cannot commit now; reads hide expired events anyway
     store.sweepExpired(Math.floor(Date.now() / 1000)).then(
       (n) => {
         if (n > 0) log.info({ removed: n }, 'expired events removed');

@@ -5,6 +5,7 @@ import { groupsOf, isMember, listMembers } from '../../actors/roster.js';
 import { addressDenial, apiDenial, compileRules, type Action, type Denial } from '../access/lists.js';
 import { clientAddress } from '../http/client-address.js';
 import { sendError, sendJson } from '../http/respond.js';
+import { StorageUnavailable } from '../storage/writer.js';
 import type { Route } from '../http/router.js';
 import type { Client } from '../pipeline/types.js';
 import type { Filter, NostrEvent } from '../protocol/types.js';
@@ -184,6 +185,8 @@ export function gatewayRoutes(gw: Gateway): Route[] {
           if (err.close) res.setHeader('connection', 'close');
           return sendError(res, err.status, err.code, err.message);
         }
+        // A full disk is the relay's condition, not a bug: the client may retry later.
+        if (err instanceof StorageUnavailable) return sendError(res, 503, 'storage_unavailable', `error: ${err.message}`);
         throw err;
       }
     },

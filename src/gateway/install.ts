@@ -40,7 +40,8 @@ export async function installGateway(ctx: RelayContext, router: Router): Promise
 
   let sweeping = false;
   const sweep = async (): Promise<void> => {
-    if (sweeping) return;
+    // While storage refuses writes the sweep cannot commit; reads already hide what expired.
+    if (sweeping || ctx.writer.refusing !== undefined) return;
     sweeping = true;
     try {
       await sweepOnce(gw);

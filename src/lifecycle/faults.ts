@@ -10,9 +10,9 @@ import { log } from '../log.js';
  * counted, and the process goes on: the state that matters is in LMDB, changed only inside
  * transactions, so no half-applied write survives the throw.
  *
- * The one thing allowed to stop the process is its own storage failing: code that detects
- * that calls `fatal()`, which logs one clear line and exits non-zero. Acknowledged events are
- * safe at that point because an OK is only sent after its commit is durable.
+ * The one thing allowed to stop the process is its own storage failing: the writer reports an
+ * unusable environment through `onFatal` (wired in relay.ts: one fatal log line, the normal
+ * shutdown, exit status 1). Acknowledged events are safe then: an OK follows a durable commit.
  */
 const seen = new Map<string, number>();
 const SEEN_CAP = 256;
@@ -41,12 +41,6 @@ export function installFaultBarrier(): void {
   installed = true;
   process.on('uncaughtException', (err) => report('uncaught exception', err));
   process.on('unhandledRejection', (reason) => report('unhandled rejection', reason));
-}
-
-/** The relay's own storage cannot go on: say so once and exit non-zero. */
-export function fatal(message: string, err?: unknown): never {
-  log.fatal({ err: err instanceof Error ? err.message : err === undefined ? undefined : String(err) }, message);
-  process.exit(70); // EX_SOFTWARE
 }
 
 /**

@@ -99,6 +99,9 @@ export class Ingest {
     if (!ephemeral) {
       if (store.has(event.id)) return { id: event.id, ok: true, message: 'duplicate: already have this event' };
       if (store.isTombstoned(event)) return { id: event.id, ok: false, message: 'blocked: this event has been deleted' };
+      // Storage refusing writes (full disk): say so before paying for a signature check.
+      const refusing = writer.refusing;
+      if (refusing !== undefined) return { id: event.id, ok: false, message: refusing };
     }
 
     const throttled = firstRejection(hooks.preVerify, event, client);

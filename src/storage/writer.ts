@@ -170,6 +170,11 @@ export class Writer {
   readonly undeletable = new Map<number, string>();
   /** The client-facing refusal while not writable. */
   private refusal = FULL;
+
+  /** What a write is answered with now: undefined while writable, else the `error:` refusal. */
+  get refusing(): string | undefined {
+    return this.state === 'writable' ? undefined : this.refusal;
+  }
   private probeTimer: NodeJS.Timeout | undefined;
   private queue: Item[] = [];
   private tasks: Task[] = [];

@@ -17,6 +17,7 @@ import { RELAY_MAIN, REPO_ROOT, makeTempDir, removeDir, startRelay, type RelayHa
 import { httpGet } from '../helpers/http.js';
 import { newKeys, signEvent, verifySignedEvent, type Event } from '../helpers/events.js';
 import { RawClient, type OkMessage } from '../helpers/ws-client.js';
+import { api, b64 } from '../gateway/helpers.js';
 
 /** Why the test cannot run here, or undefined when it can. */
 function cannotMount(): string | undefined {
@@ -88,7 +89,7 @@ const skip = cannotMount();
 
 describe('a full disk degrades the relay instead of stopping it', { skip }, () => {
   for (const variant of [
-    { name: 'map grows on demand; space returns live', toml: '', restart: false },
+    { name: 'map grows on demand; space returns live', toml: '[extensions.mls_gateway]\nenabled = true\n', restart: false },
     { name: 'with map_size; stopped while full, restarted with space', toml: '[data]\nmap_size = 1073741824\n', restart: true },
   ]) {
     test(`${variant.name}: refuse writes, serve reads, report, recover`, { timeout: 30_000 }, async (t) => {
@@ -134,6 +135,12 @@ describe('a full disk degrades the relay instead of stopping it', { skip }, () =
         const lateOk = await c.publish(late);
         assert.equal(lateOk[2], false);
         assert.match(lateOk[3], /^error: storage is full, writes are refused/);
+        if (variant.toml.includes('mls_gateway')) {
+          // A REST write is refused the same way: 503 with a JSON reason, not a 500.
+          const deposit = await api(relay, keys, 'POST', '/welcome', { recipient: newKeys().pk, welcome_b64: b64('welcome') });
+          assert.equal(deposit.status, 503, JSON.stringify(deposit.json));
+          assert.equal(deposit.json.code, 'storage_unavailable');
+        }
 
         // Reads go on, and nothing acknowledged was lost or altered.
         await assertAllServed(c, acked);
