@@ -6,6 +6,7 @@ import { parseFilters } from '../protocol/filter-parse.js';
 import type { Filter } from '../protocol/types.js';
 import { EventStore } from '../storage/event-store.js';
 import { parseCommandArgs, requireConfigPath, UsageError } from './args.js';
+import { Progress } from './progress.js';
 
 export async function runExport(argv: string[]): Promise<number> {
   const args = parseCommandArgs(
@@ -28,13 +29,17 @@ export async function runExport(argv: string[]): Promise<number> {
   }
   const out: Writable = !args.out || args.out === '-' ? process.stdout : createWriteStream(args.out);
   const store = await EventStore.open({ path: config.data.path, mapSize: config.data.map_size });
+  // The store's size is the total of an unfiltered export (expired events are skipped, so it is an upper bound).
+  const progress = new Progress({ label: 'export', unit: 'events', total: filter === undefined ? store.stats().events : undefined });
   let n = 0;
   try {
     for (const event of store.exportEvents(filter)) {
       if (!out.write(JSON.stringify(event) + '\n')) await once(out, 'drain');
       n++;
+      progress.tick();
     }
   } finally {
+    progress.finish();
     await store.close();
   }
   if (out !== process.stdout) {

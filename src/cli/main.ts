@@ -9,7 +9,9 @@ const USAGE = `Usage: mls-relay <command> [options]
 Commands:
   relay  -c FILE [--watch]                         serve (--watch reloads the config on change)
   export -c FILE [--filter JSON] [--out FILE|-]    write stored events as JSONL, oldest first
-  import -c FILE [--in FILE|-] [--no-verify]       read JSONL events into the store
+  import -c FILE [--in FILE|-] [--no-verify] [--rejects FILE]
+                                                   read JSONL events into the store; refused lines are
+                                                   reported with their number (stderr, or JSONL to FILE)
 
 Environment: MLS_RELAY_<SECTION>__<KEY> overrides any config key, PORT sets the port,
 LOG_LEVEL (or RUST_LOG) sets the log level.`;

@@ -5,15 +5,12 @@ import type { NostrEvent } from '../protocol/types.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { Writer } from '../storage/writer.js';
 import type { VerifyPool } from '../verify/pool.js';
+import { VERIFY_FAILURE } from '../verify/check-event.js';
 import type { Fanout } from './fanout.js';
 import { firstRejection, type Hooks } from './hooks.js';
 import type { Client, IngestResult } from './types.js';
 import type { RelayTelemetry } from '../metrics/telemetry.js';
 
-const VERIFY_FAILURE: Record<number, string> = {
-  1: 'invalid: event id does not match the serialized event',
-  2: 'invalid: bad signature',
-};
 
 const SHUTTING_DOWN = 'error: relay is shutting down';
 const EVENT_ID = /^[0-9a-f]{64}$/;

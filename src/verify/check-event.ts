@@ -9,6 +9,12 @@ export const VERIFY_BAD_ID = 1;
 export const VERIFY_BAD_SIG = 2;
 export type VerifyResult = typeof VERIFY_OK | typeof VERIFY_BAD_ID | typeof VERIFY_BAD_SIG;
 
+/** The client-facing reason for a failed verdict (OK false, import reports). */
+export const VERIFY_FAILURE: Record<number, string> = {
+  [VERIFY_BAD_ID]: 'invalid: event id does not match the serialized event',
+  [VERIFY_BAD_SIG]: 'invalid: bad signature',
+};
+
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
 

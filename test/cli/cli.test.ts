@@ -125,6 +125,14 @@ describe('export and import', () => {
     // 20 notes + newest profile + doomed + deletion = 23 stored; the older profile and the
     // repeated note are duplicates; forged, ephemeral, non-event and non-JSON lines are invalid.
     assert.match(imp.stdout, /imported 23, duplicate 2, invalid 4/);
+    // Each refused line is named with its number and reason (lines counted from 1).
+    const reported = imp.stderr.split('\n').filter((l) => l.startsWith('line ')).sort();
+    assert.deepEqual(reported, [
+      'line 26: invalid: bad signature',
+      'line 27: invalid: kind 20001 is ephemeral and never stored',
+      'line 28: invalid: id must be 64 lowercase hex characters',
+      'line 29: invalid: not JSON',
+    ]);
 
     const out = join(dir, 'export-a.jsonl');
     const exp = await runCli(['export', '-c', file, '--out', out]);
@@ -158,6 +166,18 @@ describe('export and import', () => {
     // The deletion tombstone travels with the kind-5 event: the deleted one stays out.
     const again = await runCli(['import', '-c', fileB], JSON.stringify(doomed));
     assert.match(again.stdout, /imported 0, duplicate 0, invalid 1/);
+    assert.match(again.stderr, /^line 1: blocked: this event has been deleted$/m);
+
+    // --rejects FILE takes the reports as JSONL instead of stderr.
+    const rejectsFile = join(dir, 'rejects.jsonl');
+    const withFile = await runCli(['import', '-c', fileB, '--rejects', rejectsFile], ['', JSON.stringify(forged), 'nope'].join('\n'));
+    assert.equal(withFile.code, 0, withFile.stderr);
+    assert.doesNotMatch(withFile.stderr, /^line /m);
+    const rejected = (await readFile(rejectsFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(rejected.sort((a, b) => Number(a.line) - Number(b.line)), [
+      { line: 2, id: forged.id, reason: 'invalid: bad signature' },
+      { line: 3, reason: 'invalid: not JSON' },
+    ]);
   });
 
   test('--no-verify skips the signature check', async () => {
