@@ -6,6 +6,7 @@ import { gatewayRoutes } from './api.js';
 import { Gateway, RESTRICTED_KINDS } from './gateway.js';
 import { sweepKeyPackages } from './keypackages.js';
 import { publishStats } from './stats.js';
+import { cachedOwnersBelow } from './stock-levels.js';
 import { decimal, onlyTag } from './tags.js';
 import { nowSec } from './tables.js';
 
@@ -32,7 +33,8 @@ export async function installGateway(ctx: RelayContext, router: Router): Promise
   router.add(...gatewayRoutes(gw));
   if (!cfg.enable_api) log.info('MLS gateway REST API disabled (enable_api = false)');
   ctx.gateway = { stats: () => gw.snapshotStats() };
-  publishStats(() => gw.snapshotStats());
+  const lowStock = cachedOwnersBelow(gw.t, () => gw.cfg().keypackage_low_water);
+  publishStats(() => ({ ...gw.snapshotStats(), keypackage_owners_low: lowStock() }));
   log.info(
     { group_policy: cfg.group_policy, api_prefix: cfg.api_prefix, admins: cfg.admin_pubkeys.length, system_key: gw.system() !== undefined },
     'MLS gateway enabled',

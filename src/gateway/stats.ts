@@ -19,6 +19,8 @@ export interface GatewayStatsSnapshot extends Omit<GatewayStats, 'rejected'> {
   rejected: Array<{ kind: string; reason: string; count: number }>;
   mailbox_depth: { welcome: number; keypackage: number; recipients: number };
   groups: number;
+  /** Owners with fewer than keypackage_low_water KeyPackages in stock (recomputed at most once a minute). */
+  keypackage_owners_low?: number;
 }
 
 export function newStats(): GatewayStats {

@@ -20,6 +20,8 @@ export interface Route {
  */
 export class Router {
   private readonly routes: Route[] = [];
+  /** Told of every finished response (metrics); `route` is undefined when no route matched. */
+  observe: ((route: string | RegExp | undefined, method: string, status: number, ms: number) => void) | undefined;
 
   add(...routes: Route[]): this {
     this.routes.push(...routes);
@@ -29,6 +31,12 @@ export class Router {
   handle(req: IncomingMessage, res: ServerResponse): void {
     // A handler writing after end() is a bug to log, not an 'error' event that ends the process.
     res.on('error', (err) => log.debug({ err: err.message }, 'http response error'));
+    let matched: Route | undefined;
+    const observe = this.observe;
+    if (observe !== undefined) {
+      const t0 = performance.now();
+      res.once('finish', () => observe(matched?.path, req.method ?? '', res.statusCode, performance.now() - t0));
+    }
     if (req.httpVersion === '1.1' && req.headers.host === undefined) return sendError(res, 400, 'bad_request', 'missing Host header');
     const url = requestTarget(req.url);
     if (!url) return sendError(res, 400, 'bad_request', 'malformed request target');
@@ -39,6 +47,7 @@ export class Router {
       if (params === undefined) return sendError(res, 400, 'bad_request', 'malformed percent-escape in path');
       pathMatched = true;
       if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue;
+      matched = route;
       Promise.resolve()
         .then(() => route.handler(req, res, params, url))
         .catch((err: unknown) => handlerFailed(route, req, res, err));

@@ -4,6 +4,8 @@ import { sendError } from '../http/respond.js';
 import type { Router } from '../http/router.js';
 import { log } from '../log.js';
 import type { RelayContext } from '../relay-context.js';
+import { observeGateway } from './gateway-metrics.js';
+import { observeHttp } from './http-metrics.js';
 import { RelayTelemetry } from './telemetry.js';
 
 export { accessMetricsSink, type AccessMetricsSink } from './access-sink.js';
@@ -22,6 +24,8 @@ export function installMetrics(ctx: RelayContext, router: Router): RelayTelemetr
   ctx.telemetry = telemetry;
   ctx.ingest.telemetry = telemetry;
   telemetry.watch(ctx);
+  observeHttp(router, telemetry.registry);
+  observeGateway(telemetry.registry, ctx.writer);
   ctx.hooks.afterAccept.push((event) => telemetry.accepted(event.kind));
 
   const cfg = ctx.config().metrics;

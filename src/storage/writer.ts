@@ -119,6 +119,8 @@ interface Task {
   run: () => unknown;
   resolve: (v: unknown) => void;
   reject: (err: unknown) => void;
+  /** When run() was called: a task's latency is queueing plus the durable commit. */
+  queuedAt: number;
 }
 
 /** What a Writer needs from its store; EventStore.internals() hands it over once. */
@@ -164,6 +166,8 @@ export class Writer {
   readonly stats: WriterStats = { batches: 0, lastBatchSize: 0, lastCommitMs: 0, stored: 0, queued: 0, failedCommits: 0 };
   /** Writable, degraded (refusing writes, probing) or failed; see StorageState. */
   state: StorageState = 'writable';
+  /** Told how long each run() task took from call to durable commit, in ms (metrics). */
+  onTaskSettled: ((ms: number) => void) | undefined;
   /** Called once when the state becomes `failed`; the owner of the process decides to exit. */
   onFatal: ((err: unknown) => void) | undefined;
   /** Kinds NIP-09 deletion may not remove, with the reason a refused deletion is given. */
@@ -225,7 +229,7 @@ export class Writer {
     if (this.closed) return Promise.reject(new StorageUnavailable('storage is closed'));
     if (this.state !== 'writable') return Promise.reject(new StorageUnavailable(this.refusal.slice('error: '.length)));
     return new Promise<T>((resolve, reject) => {
-      this.tasks.push({ run: task, resolve: resolve as (v: unknown) => void, reject });
+      this.tasks.push({ run: task, resolve: resolve as (v: unknown) => void, reject, queuedAt: performance.now() });
       this.schedule();
     });
   }
@@ -418,8 +422,10 @@ export class Writer {
       stored = 0;
       await this.commitFailed(err);
     }
+    const settled = performance.now();
     for (let i = 0; i < tasks.length; i++) {
       const r = taskResults[i]!;
+      this.onTaskSettled?.(settled - tasks[i]!.queuedAt);
       if (r.ok) tasks[i]!.resolve(r.value);
       else tasks[i]!.reject(r.value);
     }
