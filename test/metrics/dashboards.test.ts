@@ -70,3 +70,11 @@ test('dashboard and alert rules reference only exposed series; REST and gateway 
   assert.equal(m.value('mls_gateway_events_processed_total', { kind: '446' }), 1);
   assert.equal(m.types.get('mls_gateway_db_operation_duration_seconds'), 'histogram');
 });
+
+test('every series the relay exposes is documented in README.md', async () => {
+  const res = await httpGet(`${relay().httpUrl}/metrics`);
+  const m = parseExposition(res.text);
+  const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+  const undocumented = [...m.types.keys()].filter((n) => !/^(process|nodejs)_/.test(n) && !readme.includes('`' + n));
+  assert.deepEqual(undocumented, [], 'README.md names every series (process_* and nodejs_* are Node defaults)');
+});
