@@ -1,7 +1,10 @@
 /**
  * [auth.req] / [auth.event] allow and deny lists as plain decisions. Order: what authenticating cannot
  * fix comes first (addresses, a blacklisted identity, the event's author), so a blocked client is never
- * told to go and authenticate; then what it can fix (`auth-required:`).
+ * told to go and authenticate; then the identity rules. The prefixes are NIP-42's: `auth-required:`
+ * only while the connection has not authenticated at all (authenticating may help), `restricted:`
+ * once it has and its keys are still not allowed (clients that re-authenticate on `auth-required:`
+ * would otherwise loop or wait for a timeout).
  */
 import type { AuthRules } from '../config/types.js';
 import type { NostrEvent } from '../protocol/types.js';
@@ -70,7 +73,7 @@ function identityMissing(r: CompiledRules, client: Client, action: Action): Deni
       message:
         client.pubkeys.length === 0
           ? `auth-required: this relay only lets whitelisted pubkeys ${action}; authenticate (NIP-42)`
-          : `auth-required: no pubkey authenticated on this connection may ${action}; authenticate as a whitelisted one`,
+          : `restricted: no pubkey authenticated on this connection may ${action} on this relay`,
     };
   }
   // Without an identity a pubkey blacklist could be dodged by simply not authenticating (rnostr does the same).
@@ -105,12 +108,11 @@ export function readDenial(r: CompiledRules, client: Client): Denial | undefined
 
 /**
  * A REST call: the same lists, with the NIP-98 signer as the client's one pubkey ([auth.req]
- * for reads, [auth.event] for writes). A WebSocket can still authenticate another key, so it
- * is told `auth-required:`; a request's token names its only signer, so here the answer is
- * final: `blocked:`. event_pubkey_* lists name authors of stored events; REST calls store none.
+ * for reads, [auth.event] for writes). A call always carries its signer, so a pubkey the lists
+ * refuse is `restricted:` (authenticated, still not allowed), as on the WebSocket; the address and
+ * blacklist refusals stay `blocked:`. event_pubkey_* lists name authors of stored events; REST
+ * calls store none.
  */
 export function apiDenial(r: CompiledRules, client: Client, action: Action): Denial | undefined {
-  const d = clientDenial(r, client, action);
-  if (d === undefined || !d.message.startsWith('auth-required:')) return d;
-  return { label: d.label, message: `blocked: this pubkey may not ${action} on this relay` };
+  return clientDenial(r, client, action);
 }

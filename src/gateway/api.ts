@@ -28,7 +28,8 @@ class HttpError extends Error {
 }
 
 const bad = (msg: string) => new HttpError(400, 'bad_request', msg);
-const forbidden = (msg: string) => new HttpError(403, 'forbidden', msg);
+/** The caller is authenticated (NIP-98) and still not allowed: NIP-42's `restricted:`, code `restricted`. */
+const forbidden = (msg: string) => new HttpError(403, 'restricted', `restricted: ${msg}`);
 const notFound = (msg: string) => new HttpError(404, 'not_found', msg);
 const HOUR = 3_600_000;
 const MAX_PAGE = 500;
@@ -153,7 +154,8 @@ export function gatewayRoutes(gw: Gateway): Route[] {
   type Call = { pubkey: string; client: Client; body: Buffer; url: URL; params: string[]; req: IncomingMessage };
   const refuse = (d: Denial) => {
     ctx.telemetry?.unauthorized('API', d.label);
-    return new HttpError(403, 'forbidden', d.message);
+    // `blocked:` (address, blacklist) keeps code `forbidden`; a signer the lists refuse is `restricted`.
+    return new HttpError(403, d.message.startsWith('restricted:') ? 'restricted' : 'forbidden', d.message);
   };
   /**
    * `action` says which [auth] table judges the call: GET reads ([auth.req]), POST writes

@@ -59,7 +59,7 @@ const matrix: Array<[string, Keys[], Outcome]> = [
   ['unauthenticated', [], all('auth-required')],
   ['authenticated as a whitelisted key', [A], all('ok')],
   ['authenticated as a blacklisted key', [B], all('blocked')],
-  ['authenticated as a key on no list', [D], all('auth-required')],
+  ['authenticated as a key on no list', [D], all('restricted')],
   ['an unlisted key, then a whitelisted one (any key qualifies)', [D, A], all('ok')],
   ['a whitelisted key, then a blacklisted one (any blacklisted key blocks)', [A, B], all('blocked')],
 ];

@@ -114,6 +114,7 @@ test('list decisions: blocked before auth-required, ANY key qualifies, ANY black
   assert.equal(eventDenial(r, ev(A), client([A])), undefined);
   assert.equal(eventDenial(r, ev(A), client([]))?.message.startsWith('auth-required:'), true);
   assert.equal(eventDenial(r, ev(A), client([Y]))?.label, 'pubkey_whitelist');
+  assert.equal(eventDenial(r, ev(A), client([Y]))?.message.startsWith('restricted:'), true, 'authenticated and not listed: restricted, not auth-required');
   assert.equal(eventDenial(r, ev(A), client([Y, A])), undefined);
   assert.equal(eventDenial(r, ev(A), client([A, B]))?.label, 'pubkey_blacklist');
   assert.equal(eventDenial(r, ev(X), client([]))?.label, 'event_pubkey_blacklist', 'an unfixable denial is reported before auth-required');

@@ -39,13 +39,13 @@ test('adding and removing a pubkey in the allowlist takes effect without a resta
   await authAs(a, relay().url, A);
   const b = await rawClient(t, relay().url);
   await authAs(b, relay().url, B);
-  assertOk(await b.publish(signEvent(B, { content: 'before' })), false, /^auth-required:/);
+  assertOk(await b.publish(signEvent(B, { content: 'before' })), false, /^restricted:/);
 
   await reconfigure((text) => text.replace(`"${A.pk}"`, `"${A.pk}", "${B.pk}"`));
   assertOk(await b.publish(signEvent(B, { content: 'after adding B' })), true);
 
   await reconfigure((text) => text.replace(`"${A.pk}", "${B.pk}"`, `"${A.pk}"`));
-  assertOk(await b.publish(signEvent(B, { content: 'after removing B' })), false, /^auth-required:/);
+  assertOk(await b.publish(signEvent(B, { content: 'after removing B' })), false, /^restricted:/);
   assertOk(await a.publish(signEvent(A, { content: 'A all along' })), true);
 });
 

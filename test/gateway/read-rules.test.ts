@@ -143,7 +143,8 @@ test('REST /messages/missed and /messages/group apply the rules', async (t) => {
   assert.ok(grp.json.messages.some((e: Event) => e.id === events.g445!.id));
   const denied = await api(relay(), outsider, 'POST', '/messages/group', { group_id: group, since: 0 });
   assert.equal(denied.status, 403);
-  assert.equal(denied.json.code, 'forbidden');
+  assert.equal(denied.json.code, 'restricted');
+  assert.match(denied.json.error, /^restricted: /);
   const bad = await api(relay(), member, 'POST', '/messages/group', { since: 0 });
   assert.equal(bad.status, 400);
 });

@@ -25,6 +25,13 @@ function assertBlocked(r: ApiResult, what: string): void {
   assert.match(r.json.error, /^blocked: /, what);
 }
 
+/** NIP-42's "authenticated, still not allowed": the NIP-98 signer is known and refused. */
+function assertRestricted(r: ApiResult, what: string): void {
+  assert.equal(r.status, 403, `${what}: ${JSON.stringify(r.json)}`);
+  assert.equal(r.json.code, 'restricted', what);
+  assert.match(r.json.error, /^restricted: /, what);
+}
+
 /** Status of a WebSocket upgrade attempt (101 when it succeeds). */
 function upgradeStatus(relay: RelayHandle): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -60,12 +67,12 @@ test('pubkey_whitelist: a pubkey refused on the WebSocket is refused over REST t
   assert.equal(refused[2], false);
 
   // Over REST Bob reads nothing, claims nothing, deposits nothing.
-  assertBlocked(await api(relay, bob, 'GET', `/keypackages?owner=${alice.pk}`), 'stock read');
-  assertBlocked(await api(relay, bob, 'POST', '/keypackages/claim', { owner: alice.pk }), 'claim');
-  assertBlocked(await api(relay, bob, 'POST', '/welcome', { recipient: alice.pk, welcome_b64: b64('w') }), 'welcome deposit');
-  assertBlocked(await api(relay, bob, 'POST', '/keypackages', { recipient: alice.pk, content_b64: b64('kp') }), 'key-package deposit');
-  assertBlocked(await api(relay, bob, 'GET', '/groups'), 'registry');
-  assertBlocked(await api(relay, bob, 'POST', '/messages/missed', { since: 0 }), 'missed messages');
+  assertRestricted(await api(relay, bob, 'GET', `/keypackages?owner=${alice.pk}`), 'stock read');
+  assertRestricted(await api(relay, bob, 'POST', '/keypackages/claim', { owner: alice.pk }), 'claim');
+  assertRestricted(await api(relay, bob, 'POST', '/welcome', { recipient: alice.pk, welcome_b64: b64('w') }), 'welcome deposit');
+  assertRestricted(await api(relay, bob, 'POST', '/keypackages', { recipient: alice.pk, content_b64: b64('kp') }), 'key-package deposit');
+  assertRestricted(await api(relay, bob, 'GET', '/groups'), 'registry');
+  assertRestricted(await api(relay, bob, 'POST', '/messages/missed', { since: 0 }), 'missed messages');
 
   // Alice, whitelisted, uses every one of them.
   const stock = await api(relay, alice, 'GET', `/keypackages?owner=${alice.pk}`);
@@ -100,8 +107,8 @@ test('[auth.req] judges reads and [auth.event] writes; the address comes from re
   // Bob may read (no [auth.req] rule) but not write.
   assert.equal((await api(relay, bob, 'GET', `/keypackages?owner=${alice.pk}`)).status, 200);
   assert.equal((await api(relay, bob, 'POST', '/messages/missed', { since: 0 })).status, 200);
-  assertBlocked(await api(relay, bob, 'POST', '/welcome', welcome()), 'bob writes');
-  assertBlocked(await api(relay, bob, 'POST', '/keypackages/claim', { owner: alice.pk }), 'bob claims');
+  assertRestricted(await api(relay, bob, 'POST', '/welcome', welcome()), 'bob writes');
+  assertRestricted(await api(relay, bob, 'POST', '/keypackages/claim', { owner: alice.pk }), 'bob claims');
 
   // Alice writes, except from the blacklisted network as the trusted proxy reports it.
   assert.equal((await api(relay, alice, 'POST', '/welcome', welcome())).status, 200);
