@@ -5,12 +5,22 @@ import type { VerifyPool } from './verify/pool.js';
 import type { MatchPool } from './match/match-pool.js';
 import type { Supervisor } from '../actors/supervisor.js';
 import type { Ingest } from './pipeline/ingest.js';
-import type { Fanout } from './pipeline/fanout.js';
-import type { ConnectionActor } from '../actors/connection.js';
+import type { Fanout, Subscriber } from './pipeline/fanout.js';
 import type { Hooks } from './pipeline/hooks.js';
 import type { Reader } from './pipeline/reader.js';
 import type { Visibility } from './pipeline/visibility.js';
 import type { RelayTelemetry } from './metrics/telemetry.js';
+
+/**
+ * What the rest of the relay needs of a live WebSocket (actors/connection.ts implements it):
+ * an interface, so this context does not import the actor that imports it.
+ */
+export interface LiveConnection extends Subscriber {
+  readonly connId: number;
+  /** Bytes waiting in the socket's send buffer. */
+  readonly queuedBytes: number;
+  heartbeat(now: number, timeoutMs: number): void;
+}
 
 /** Plain counters bumped where they happen; /metrics reads them at scrape time. */
 export interface RelayCounters {
@@ -36,7 +46,7 @@ export interface RelayContext {
   reader: Reader;
   visibility: Visibility;
   hooks: Hooks;
-  connections: Map<number, ConnectionActor>;
+  connections: Map<number, LiveConnection>;
   metrics: RelayCounters;
   /**
    * Prometheus registry and debug spans, set by installMetrics. Optional so a context built

@@ -13,14 +13,13 @@ import { Ingest } from './pipeline/ingest.js';
 import { coreHooks } from './pipeline/hooks.js';
 import { Reader } from './pipeline/reader.js';
 import { Visibility } from './pipeline/visibility.js';
-import type { RelayContext } from './relay-context.js';
+import type { LiveConnection, RelayContext } from './relay-context.js';
 import { EventStore } from './storage/event-store.js';
 import { Writer } from './storage/writer.js';
 import { restoreOnStart, startBackups } from './lifecycle/backups.js';
 import { keepFilesPrivate } from './lifecycle/faults.js';
 import { closeHttp, closeSockets, SHUTDOWN_BUDGET } from './lifecycle/shutdown.js';
 import { VerifyPool } from './verify/pool.js';
-import type { ConnectionActor } from '../actors/connection.js';
 
 export interface RunningRelay {
   host: string;
@@ -61,7 +60,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   log.info({ backend: verify.backendName }, 'signature verification backend');
 
   const supervisor = new Supervisor();
-  const connections = new Map<number, ConnectionActor>();
+  const connections = new Map<number, LiveConnection>();
   const visibility = new Visibility();
   const hooks = coreHooks();
   const fanout = new Fanout(match, connections, visibility);

@@ -3,8 +3,23 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { log } from '../log.js';
 import { isAddressable, isEphemeral, isReplaceable } from '../protocol/kinds.js';
 import type { IngestResult } from '../pipeline/types.js';
-import type { RelayContext } from '../relay-context.js';
+import type { Supervisor } from '../../actors/supervisor.js';
+import type { MatchPool } from '../match/match-pool.js';
+import type { Fanout } from '../pipeline/fanout.js';
+import type { VerifyPool } from '../verify/pool.js';
+import type { Writer } from '../storage/writer.js';
 import type { WriterStats } from '../storage/writer.js';
+
+/** The parts of the relay the scrape-time collectors read (the relay context has them all). */
+export interface WatchedRelay {
+  connections: ReadonlyMap<number, { readonly queuedBytes: number }>;
+  metrics: { connectionsTotal: number; eventsAccepted: number; slowConsumerCutoffs: number };
+  verify: VerifyPool;
+  writer: Writer;
+  match: MatchPool;
+  fanout: Fanout;
+  supervisor: Supervisor;
+}
 import { VERSION } from '../version.js';
 
 type Child = ReturnType<Counter<string>['labels']>;
@@ -260,7 +275,7 @@ export class RelayTelemetry {
   // ---- pull collectors ------------------------------------------------------------------
 
   /** Registers the series read from the relay's own stats objects at scrape time. */
-  watch(ctx: RelayContext): void {
+  watch(ctx: WatchedRelay): void {
     if (this.watching) return;
     this.watching = true;
     const registers = [this.registry];

@@ -4,22 +4,13 @@
  * bcrypto's native libsecp256k1 binding is by far the fastest, the nostr-wasm build of
  * libsecp256k1 comes next, and pure-JS @noble/curves is the always-available fallback.
  */
-export interface SchnorrBackend {
-  name: BackendName;
-  /** false for any invalid or malformed input; never throws. */
-  verify(sig: Uint8Array, msg32: Uint8Array, pub32: Uint8Array): boolean;
-}
+import { BACKEND_NAMES, isBackendName, type BackendName, type SchnorrBackend } from './schnorr.js';
 
-export type BackendName = 'bcrypto' | 'wasm' | 'noble';
-
-export const BACKEND_NAMES: readonly BackendName[] = ['bcrypto', 'wasm', 'noble'];
+export { BACKEND_NAMES, isBackendName, type BackendName, type SchnorrBackend } from './schnorr.js';
 
 /** Environment variable that forces one backend (bcrypto|wasm|noble). */
 export const BACKEND_ENV = 'MLS_RELAY_VERIFY_BACKEND';
 
-export function isBackendName(s: string): s is BackendName {
-  return (BACKEND_NAMES as readonly string[]).includes(s);
-}
 
 /** Loads exactly the named backend; rejects when it is not usable here. */
 export async function loadNamedBackend(name: BackendName): Promise<SchnorrBackend> {

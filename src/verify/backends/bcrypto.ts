@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { SchnorrBackend } from '../backend.js';
+import type { SchnorrBackend } from '../schnorr.js';
 
 interface BcryptoSchnorr {
   native?: number;

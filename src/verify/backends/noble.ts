@@ -1,5 +1,5 @@
 import { schnorr } from '@noble/curves/secp256k1.js';
-import type { SchnorrBackend } from '../backend.js';
+import type { SchnorrBackend } from '../schnorr.js';
 
 export function load(): SchnorrBackend {
   return {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { SchnorrBackend } from '../backend.js';
+import type { SchnorrBackend } from '../schnorr.js';
 
 /**
  * nostr-wasm's public API only verifies whole events (it hashes the id itself), which would
