@@ -18,6 +18,7 @@ import { EventStore } from './storage/event-store.js';
 import { Writer } from './storage/writer.js';
 import { restoreOnStart, startBackups } from './lifecycle/backups.js';
 import { keepFilesPrivate } from './lifecycle/faults.js';
+import { Lifecycle } from './lifecycle/machine.js';
 import { closeHttp, closeSockets, SHUTDOWN_BUDGET } from './lifecycle/shutdown.js';
 import { VerifyPool } from './verify/pool.js';
 
@@ -37,12 +38,13 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   let config = initial;
   const getConfig = () => config;
   const startedAt = Date.now();
-  let ready = false;
+  const lifecycle = new Lifecycle();
 
   await keepFilesPrivate(config.data.path);
   await restoreOnStart(config);
   const store = await EventStore.open({ path: config.data.path, mapSize: config.data.map_size });
   const writer = new Writer(store);
+  writer.onStateChange = (state) => lifecycle.storage(state);
   // Only our own storage may end the process: an unusable environment (not a full disk,
   // which degrades) is logged by the writer, and every OK already sent is durable.
   writer.onFatal = () => {
@@ -85,13 +87,16 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
     startedAt,
   };
 
-  const router = new Router().add(...coreRoutes(ctx, () => ready));
+  supervisor.add({ actor: lifecycle, onFailure: 'stop' });
+  const router = new Router().add(...coreRoutes(ctx, () => lifecycle.state));
   const access = installAccessControl(ctx, accessMetricsSink(ctx));
   installMetrics(ctx, router);
   const stopGateway = config.extensions.mls_gateway.enabled ? await installGateway(ctx, router) : async () => undefined;
   const front = createHttpFront(ctx, router);
   const addr = await front.listen(config.network.host, config.network.port);
-  ready = true;
+  lifecycle.send('STARTED');
+  // A commit may have failed while the pools started: the machine ignored it in `starting`.
+  if (writer.state !== 'writable') lifecycle.storage(writer.state);
 
   const heartbeat = setInterval(() => {
     const now = Date.now();
@@ -115,7 +120,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       const stopBegan = Date.now();
-      ready = false;
+      lifecycle.send('DRAIN');
       clearInterval(heartbeat);
       clearInterval(sweep);
       access.stop();
@@ -133,6 +138,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
       // Closing LMDB under a running copy is unsafe; every commit is durable already, so exiting without close loses nothing.
       if (copyDone) await store.close();
       await Promise.all([verify.close(), match.close()]);
+      lifecycle.send('STOPPED');
     })());
 
   return {

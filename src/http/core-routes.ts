@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import { safeView } from '../metrics/debug-view.js';
+import type { LifecycleState } from '../lifecycle/machine.js';
 import type { RelayContext } from '../relay-context.js';
 import { VERSION } from '../version.js';
 import { relayInformation } from './nip11.js';
@@ -34,7 +35,16 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 /** Actors listed by one GET /debug/actors at most; a relay may hold many thousands. */
 const DEBUG_LIST_CAP = 2_000;
 
-export function coreRoutes(ctx: RelayContext, isReady: () => boolean): Route[] {
+/** Why /ready answers 503, per lifecycle state. */
+const NOT_READY: Record<Exclude<LifecycleState, 'ready'>, [string, string]> = {
+  starting: ['storage is not open yet', 'not_ready'],
+  degraded: ['degraded: storage refuses writes until a commit succeeds; reads are served', 'storage_degraded'],
+  failed: ['storage has failed', 'storage_failed'],
+  draining: ['shutting down', 'shutting_down'],
+  stopped: ['shutting down', 'shutting_down'],
+};
+
+export function coreRoutes(ctx: RelayContext, lifecycle: () => LifecycleState): Route[] {
   // Many clients fetch NIP-11 on every connect. The document depends on the config alone,
   // and a reload (--watch) swaps the config object, so it is built once per config.
   let nip11: { cfg: Config; text: string } | undefined;
@@ -89,15 +99,11 @@ export function coreRoutes(ctx: RelayContext, isReady: () => boolean): Route[] {
       method: 'GET',
       path: '/ready',
       handler: (_req, res) => {
-        if (!isReady()) return sendJson(res, 503, { status: 'starting', error: 'storage is not open yet', code: 'not_ready' });
         // Reads are still served while storage refuses writes; /health stays 200 (this is only the startup probe).
-        const state = ctx.writer.state;
-        if (state === 'writable') return sendJson(res, 200, { status: 'ready' });
-        return sendJson(res, 503, {
-          status: state,
-          error: state === 'degraded' ? 'degraded: storage refuses writes until a commit succeeds; reads are served' : 'storage has failed',
-          code: state === 'degraded' ? 'storage_degraded' : 'storage_failed',
-        });
+        const state = lifecycle();
+        if (state === 'ready') return sendJson(res, 200, { status: 'ready' });
+        const [error, code] = NOT_READY[state];
+        return sendJson(res, 503, { status: state, error, code });
       },
     },
     {
@@ -111,6 +117,7 @@ export function coreRoutes(ctx: RelayContext, isReady: () => boolean): Route[] {
         const actors = all.slice(0, DEBUG_LIST_CAP).map((a) => ({ id: a.id, kind: a.kind, snapshot: safeView(a.snapshot()) }));
         const supervisor = ctx.supervisor.snapshot();
         sendJson(res, 200, {
+          lifecycle: lifecycle(),
           supervisor,
           kinds: supervisor.children,
           workers: {

@@ -166,6 +166,8 @@ export class Writer {
   readonly stats: WriterStats = { batches: 0, lastBatchSize: 0, lastCommitMs: 0, stored: 0, queued: 0, failedCommits: 0 };
   /** Writable, degraded (refusing writes, probing) or failed; see StorageState. */
   state: StorageState = 'writable';
+  /** Told of every change of `state` (the relay's lifecycle follows it). */
+  onStateChange: ((state: StorageState) => void) | undefined;
   /** Told how long each run() task took from call to durable commit, in ms (metrics). */
   onTaskSettled: ((ms: number) => void) | undefined;
   /** Called once when the state becomes `failed`; the owner of the process decides to exit. */
@@ -310,6 +312,7 @@ export class Writer {
     if (typeof code === 'number' && FATAL.has(code)) return this.fail(cause, detail);
     if (this.state !== 'writable') return; // already degraded (or failed); the probe goes on
     this.state = 'degraded';
+    this.onStateChange?.('degraded');
     this.refusal = typeof code === 'number' && NO_ROOM.has(code) ? FULL : FAILING;
     log.error({ ...detail, retry_ms: PROBE_MS }, 'storage commit failed: writes are refused until a commit succeeds; reads go on');
     this.scheduleProbe();
@@ -318,6 +321,7 @@ export class Writer {
   private fail(err: unknown, detail: Record<string, unknown>): void {
     if (this.state === 'failed') return;
     this.state = 'failed';
+    this.onStateChange?.('failed');
     this.refusal = BROKEN;
     clearTimeout(this.probeTimer);
     log.fatal(detail, 'storage environment is unusable: writes are refused for good (every acknowledged event is already durable)');
@@ -330,6 +334,7 @@ export class Writer {
 
   private recovered(): void {
     this.state = 'writable';
+    this.onStateChange?.('writable');
     this.refusal = FULL;
     clearTimeout(this.probeTimer);
     log.warn('storage accepts writes again');
