@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedRelay } from '../helpers/fixture.js';
+import { sharedRelay, stopRelay } from '../helpers/fixture.js';
+import { makeTempDir, removeDir, startRelay } from '../helpers/relay-process.js';
 import { publishAll } from '../helpers/ws-client.js';
 import { api, b64, client, gatewayToml, newKeys, now, randomGroup, roster, signEvent, type Event, type Keys } from './helpers.js';
 
@@ -172,4 +173,38 @@ test('/messages/missed: 446 and 1059 for the caller, paged in relay order with t
   }
   const paged = await pageAll('/messages/missed', recipient, {}, 3);
   assertExactlyOnceInOrder(paged.ids, waveOf);
+});
+
+test('a store written before the order index: it is built once at start, catch-up sees the old events in order', async (t) => {
+  const dataDir = await makeTempDir('mls-relay-order-upgrade-');
+  t.after(() => removeDir(dataDir));
+  // The gateway off: 445 and 1059 are stored as plain events, nothing indexes them.
+  const plain = await startRelay({ dataDir });
+  const group = randomGroup();
+  const recipient = newKeys();
+  const events = [...Array.from({ length: 12 }, (_, i) => message(group, i, now() - i)), signEvent(newKeys(), { kind: 1059, content: b64('w'), tags: [['p', recipient.pk]] })];
+  try {
+    const c = await client(t, plain);
+    for (const e of events) assert.equal((await c.publish(e))[2], true);
+    await c.close();
+  } finally {
+    await stopRelay(plain);
+  }
+  const gw = await startRelay({ dataDir, toml: gatewayToml([admin], 'group_policy = "authenticated"') });
+  try {
+    const r = await api(gw, member, 'POST', '/messages/group', { group_id: group, limit: 5 });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const all = [...r.json.messages];
+    let next = r.json.next;
+    while (next !== null) {
+      const p = await api(gw, member, 'POST', '/messages/group', { group_id: group, cursor: next, limit: 5 });
+      all.push(...p.json.messages);
+      next = p.json.has_more ? p.json.next : null;
+    }
+    assert.deepEqual(all.map((e: Event) => e.id), events.slice(0, 12).map((e) => e.id), 'arrival order, not created_at order');
+    const missed = await api(gw, recipient, 'POST', '/messages/missed', {});
+    assert.deepEqual(missed.json.messages.map((e: Event) => e.id), [events[12]!.id]);
+  } finally {
+    await stopRelay(gw);
+  }
 });
