@@ -16,11 +16,16 @@ function emptyGroup(group: string, now: number): GroupRecord {
   };
 }
 
-/** A 445 for `group` (inside its write transaction): epoch only moves forward. */
-export function recordGroupMessage(t: GatewayTables, group: string, epoch: number | undefined, createdAt: number, now: number): void {
+/**
+ * A 445 for `group` (inside its write transaction). `commitEpoch` is set only for the
+ * epoch's winning Commit (fencing.ts): it moves last_epoch from N to N+1, one epoch at a
+ * time (or sets it when unknown). Application messages and their `k` tag never move it,
+ * so no member can push the registry's epoch out of reach.
+ */
+export function recordGroupMessage(t: GatewayTables, group: string, commitEpoch: number | undefined, createdAt: number, now: number): void {
   const g = t.groups.get(group) ?? emptyGroup(group, now);
   const next: GroupRecord = { ...g, messages: g.messages + 1, updated_at: now };
-  if (epoch !== undefined && (g.last_epoch === null || epoch > g.last_epoch)) next.last_epoch = epoch;
+  if (commitEpoch !== undefined && (g.last_epoch === null || g.last_epoch === commitEpoch)) next.last_epoch = commitEpoch + 1;
   if (g.last_event_ts === null || createdAt > g.last_event_ts) next.last_event_ts = createdAt;
   t.groups.putSync(group, next);
 }

@@ -2,7 +2,9 @@ import { createStore } from '@xstate/store';
 import type { NostrEvent } from '../src/protocol/types.js';
 import { WriteRejection } from '../src/storage/writer.js';
 import { decimal, isGroupId, isHexKey, onlyTag, tagValues } from '../src/gateway/tags.js';
+import { noteMembership } from '../src/gateway/intervals.js';
 import type { GatewayTables, RosterRecord } from '../src/gateway/tables.js';
+import type { Position } from '../src/storage/position.js';
 import type { Supervised } from './supervisor.js';
 
 export const ROSTER_OPS = ['bootstrap', 'add', 'remove', 'replace', 'promote', 'demote'] as const;
@@ -141,10 +143,14 @@ export function applyRoster(
   connection: readonly string[],
   isRelayAdmin: (pk: string) => boolean,
   now: number,
+  position: Position,
 ): void {
   const before = t.roster.get(cmd.group);
   const refusal = decideRoster(cmd, before, { author: e.pubkey, connection }, isRelayAdmin);
   if (refusal !== undefined) throw new WriteRejection(refusal);
+  // Membership intervals: who could read before this event, compared below with after it.
+  const candidates = [...cmd.keys, e.pubkey, ...(before ? [before.owner, ...before.admins] : []), ...(cmd.op === 'replace' ? listMembers(t, cmd.group) : [])];
+  const was = new Map(candidates.map((pk) => [pk, isMember(t, cmd.group, pk, before)]));
   const r: RosterRecord = before
     ? { ...before, admins: [...before.admins] }
     : { group_id: cmd.group, owner: e.pubkey, admins: [e.pubkey], last_seq: cmd.seq, member_count: 0, created_at: now, updated_at: now };
@@ -182,13 +188,15 @@ export function applyRoster(
   r.updated_at = now;
   t.roster.putSync(cmd.group, r);
   syncMemberIndex(t, cmd.group, [...touched, r.owner, ...r.admins], r);
+  for (const [pk, w] of was) noteMembership(t, cmd.group, pk, w, isMember(t, cmd.group, pk, r), position);
   t.rosterLog.putSync([cmd.group, cmd.seq], { id: e.id, op: cmd.op, created_at: e.created_at });
 }
 
 /** A member joining through a gift wrap (membership_from_giftwrap); no-op for unknown groups. */
-export function addMemberFromGiftwrap(t: GatewayTables, group: string, pubkey: string, now: number): boolean {
+export function addMemberFromGiftwrap(t: GatewayTables, group: string, pubkey: string, now: number, position: Position): boolean {
   const r = t.roster.get(group);
   if (r === undefined || isListedMember(t, group, pubkey)) return false;
+  noteMembership(t, group, pubkey, isMember(t, group, pubkey, r), true, position);
   t.members.putSync([group, pubkey], now);
   t.byMember.putSync([pubkey, group], 1);
   t.roster.putSync(group, { ...r, member_count: r.member_count + 1, updated_at: now });

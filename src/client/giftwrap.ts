@@ -34,6 +34,12 @@ export function sealRumor(senderSk: Uint8Array, rumor: Rumor, recipientPubkey: s
 export interface WrapOptions {
   /** Gateway `h` tag: lets an owner/admin's wrap make the recipient a member (membership_from_giftwrap). */
   groupId?: string;
+  /**
+   * Id of the 445 Commit this Welcome belongs to (`["mls_commit", id]` on the wrap). A relay
+   * with commit_fencing refuses the wrap unless that Commit was accepted: publish the Commit,
+   * wait for its OK true, then send the Welcomes (RFC 9750 §5.2).
+   */
+  commitId?: string;
   /** `v` tag; null omits it (plain NIP-59 / Marmot wraps carry only `p`). */
   version?: string | null;
   /**
@@ -50,6 +56,7 @@ export function wrapSeal(seal: NostrEvent, recipientPubkey: string, o: WrapOptio
   const key = nip44.getConversationKey(ephemeral, recipientPubkey);
   const tags: string[][] = [['p', recipientPubkey]];
   if (o.groupId !== undefined) tags.push(['h', o.groupId]);
+  if (o.commitId !== undefined) tags.push(['mls_commit', o.commitId]);
   const v = o.version === undefined ? GIFT_VERSION : o.version;
   if (v !== null) tags.push(['v', v]);
   const created_at = o.created_at ?? (o.randomizeTimestamp ? randomPast(TWO_DAYS) : nowSec());

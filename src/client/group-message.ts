@@ -10,8 +10,15 @@ export interface GroupMessageOptions {
   groupId: string;
   /** The encoded MLSMessage (usually a PrivateMessage). */
   message: Uint8Array;
-  /** The MLS epoch the message belongs to; the relay tracks the highest as last_epoch. */
+  /** The MLS epoch the message belongs to (`k` tag). */
   epoch?: number | bigint;
+  /**
+   * Set when the message is a Commit: the epoch it was created in (`["mls_commit", N]`).
+   * A relay with commit_fencing accepts only the first Commit per group and epoch, and its
+   * registry's last_epoch moves only with accepted Commits. Wait for OK true before sending
+   * the Welcomes of this Commit.
+   */
+  commitEpoch?: number | bigint;
   /** `p` hints for push routing. */
   hints?: string[];
   mlsVersion?: string;
@@ -25,6 +32,7 @@ export interface GroupMessageOptions {
 export function buildGroupMessage(o: GroupMessageOptions): NostrEvent {
   const tags: string[][] = [['h', o.groupId]];
   if (o.epoch !== undefined) tags.push(['k', String(o.epoch)]);
+  if (o.commitEpoch !== undefined) tags.push(['mls_commit', String(o.commitEpoch)]);
   for (const p of o.hints ?? []) tags.push(['p', p]);
   if (o.mlsVersion !== undefined) tags.push(['mls_ver', o.mlsVersion]);
   if (o.expiration !== undefined) tags.push(['expiration', String(o.expiration)]);
@@ -33,6 +41,12 @@ export function buildGroupMessage(o: GroupMessageOptions): NostrEvent {
 
 export function groupMessageBytes(e: Pick<NostrEvent, 'content'>): Uint8Array {
   return fromBase64(e.content);
+}
+
+/** The epoch a Commit declares (`mls_commit`), or undefined for other messages. */
+export function groupMessageCommitEpoch(e: Pick<NostrEvent, 'tags'>): bigint | undefined {
+  const v = tagValue(e, 'mls_commit');
+  return v !== undefined && /^\d+$/.test(v) ? BigInt(v) : undefined;
 }
 
 export function groupMessageEpoch(e: Pick<NostrEvent, 'tags'>): bigint | undefined {

@@ -75,9 +75,21 @@ export interface RosterResult {
 }
 
 export interface MessagesResult {
+  /** Oldest first, in the relay's order. */
   messages: NostrEvent[];
   count: number;
+  /** More events follow `next`: ask again with `cursor: next`. */
   has_more: boolean;
+  /** Opaque cursor after the last event returned (keep it to resume later); null for an empty page. */
+  next: string | null;
+}
+
+/** A catch-up page: `cursor` (exclusive, a previous page's `next`) and/or `since` (created_at >= since). */
+export interface CatchUpQuery {
+  since?: number;
+  cursor?: string | null;
+  /** At most 500 (default 100). */
+  limit?: number;
 }
 
 export interface RestClientOptions {
@@ -185,12 +197,27 @@ export class MlsRestClient {
     return this.request<{ ok: true }>('POST', `/welcome/${encodeURIComponent(id)}/ack`);
   }
 
-  missedMessages(body: { since: number; limit?: number }) {
+  missedMessages(body: CatchUpQuery) {
     return this.request<MessagesResult>('POST', '/messages/missed', body);
   }
 
-  groupMessages(body: { group_id: string; since: number; limit?: number }) {
+  groupMessages(body: CatchUpQuery & { group_id: string }) {
     return this.request<MessagesResult>('POST', '/messages/group', body);
+  }
+
+  /**
+   * Every stored 445 of the group after `cursor`, in relay order, page by page; resolves
+   * with them and the cursor to resume from later (the last `next` that was not null).
+   */
+  async groupCatchUp(groupId: string, cursor: string | null = null, limit = 500): Promise<{ messages: NostrEvent[]; cursor: string | null }> {
+    const messages: NostrEvent[] = [];
+    for (;;) {
+      const r = await this.groupMessages({ group_id: groupId, cursor, limit });
+      if (r.status !== 200 || !r.data) throw new Error(`catch-up of group ${groupId} failed: ${r.status} ${r.text.slice(0, 200)}`);
+      messages.push(...r.data.messages);
+      if (r.data.next !== null) cursor = r.data.next;
+      if (!r.data.has_more) return { messages, cursor };
+    }
   }
 }
 

@@ -142,6 +142,8 @@ const mls_gateway = table(
     system_secret_key: f(c.secretKey),
     group_policy: f(c.oneOf('members', 'authenticated', 'open'), 'members'),
     membership_from_giftwrap: f(c.bool, true),
+    // Opt-in: clients must tag their Commits (mls_commit) and wait for OK before sending Welcomes.
+    commit_fencing: f(c.bool, false),
     keypackage_ttl: f(c.duration({ min: 1 }), 604800 * SECOND),
     keypackage_low_water: f(nonNegative, 2),
     keypackage_request_ttl: f(c.duration({ min: 1 }), 604800 * SECOND),

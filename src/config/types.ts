@@ -102,6 +102,8 @@ export interface MlsGatewayConfig {
   system_secret_key?: string; // hex; never logged
   group_policy: 'members' | 'authenticated' | 'open';
   membership_from_giftwrap: boolean;
+  /** RFC 9750 §5.2: refuse a second ["mls_commit", N] 445 per (group, epoch); default false. */
+  commit_fencing: boolean;
   keypackage_ttl: number; // ms, default 604800 s
   keypackage_low_water: number; // default 2
   keypackage_request_ttl: number; // ms, default 604800 s

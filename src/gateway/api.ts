@@ -8,8 +8,10 @@ import { sendError, sendJson } from '../http/respond.js';
 import { StorageUnavailable } from '../storage/writer.js';
 import type { Route } from '../http/router.js';
 import type { Client } from '../pipeline/types.js';
-import type { Filter, NostrEvent } from '../protocol/types.js';
+import type { NostrEvent } from '../protocol/types.js';
+import { decodeCursor, NO_POSITION } from '../storage/position.js';
 import { claimOne, stockOf } from './keypackages.js';
+import { readInOrder, type OrderIndex } from './order.js';
 import { mailboxFullMessage, randomId, type Gateway } from './gateway.js';
 import { checkNip98 } from './nip98.js';
 import { decodesAs, isGroupId, parseKey } from './tags.js';
@@ -33,6 +35,8 @@ const forbidden = (msg: string) => new HttpError(403, 'restricted', `restricted:
 const notFound = (msg: string) => new HttpError(404, 'not_found', msg);
 const HOUR = 3_600_000;
 const MAX_PAGE = 500;
+/** Index entries one catch-up page examines at most (order.ts); a page cut short says has_more. */
+const MAX_SCAN = 5000;
 const GROUPS_PAGE = 100;
 
 /** Read the raw body (NIP-98 hashes the bytes as sent) with a hard cap. */
@@ -271,14 +275,29 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     return sender;
   };
 
-  const page = async (filter: Filter, client: Client, limit: number): Promise<[number, unknown]> => {
-    const { events, timedOut } = ctx.reader.query([{ ...filter, limit: limit + 1 }], client, {
-      maxLimit: limit + 1,
-      timeoutMs: Math.max(ctx.config().data.db_query_timeout, 1000),
+  /** Catch-up in relay order (order.ts): `cursor` (exclusive) and/or `since`, oldest first. */
+  const page = (index: OrderIndex, key: string, b: Record<string, unknown>, client: Client): [number, unknown] => {
+    const since = intParam(b.since, 'since', 0);
+    const limit = Math.max(1, intParam(b.limit, 'limit', 100, MAX_PAGE));
+    let after = NO_POSITION;
+    if (b.cursor !== undefined && b.cursor !== null) {
+      const pos = typeof b.cursor === 'string' ? decodeCursor(b.cursor) : undefined;
+      if (pos === undefined) throw bad('cursor must be the next value of a previous page');
+      after = pos;
+    }
+    const out = readInOrder(gw.t, {
+      index,
+      key,
+      after,
+      since,
+      limit,
+      now: nowSec(),
+      deadline: Date.now() + Math.max(ctx.config().data.db_query_timeout, 1000),
+      maxScan: MAX_SCAN,
+      load: (pos) => ctx.store.getAt(pos),
+      accept: (e, pos) => ctx.visibility.mayRead(e, client, pos),
     });
-    if (timedOut) throw new HttpError(503, 'timeout', 'query timed out, narrow it with since');
-    const messages = events.slice(0, limit);
-    return [200, { ok: true, messages, count: messages.length, has_more: events.length > limit }];
+    return [200, { ok: true, ...out }];
   };
 
   return [
@@ -416,21 +435,14 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     }),
     route('GET', '/welcome', ({ pubkey, url }) => pickup(url, pubkey, 'welcome', 20)),
     route('POST', '/welcome/([^/]+)/ack', ({ pubkey, params }) => ack(params[0]!, pubkey, 'welcome')),
-    route('POST', '/messages/missed', ({ pubkey, client, body }) => {
-      const b = parseJson(body);
-      const since = intParam(b.since, 'since', 0);
-      const limit = Math.max(1, intParam(b.limit, 'limit', 100, MAX_PAGE));
-      return page({ kinds: [446, 1059, 447], tags: { p: [pubkey] }, since }, client, limit);
-    }, 'read'),
+    route('POST', '/messages/missed', ({ pubkey, client, body }) => page('recipient', pubkey, parseJson(body), client), 'read'),
     route('POST', '/messages/group', ({ pubkey, client, body }) => {
       const b = parseJson(body);
       const group = b.group_id;
       if (typeof group !== 'string' || !isGroupId(group)) throw bad('group_id must be a non-empty string');
-      const since = intParam(b.since, 'since', 0);
-      const limit = Math.max(1, intParam(b.limit, 'limit', 100, MAX_PAGE));
       const policy = gw.cfg().group_policy;
       if (policy === 'members' && !isMember(gw.t, group, pubkey)) throw forbidden(`not a member of group ${group}`);
-      return page({ kinds: [445], tags: { h: [group] }, since }, client, limit);
+      return page('group', group, b, client);
     }, 'read'),
   ];
 }

@@ -10,7 +10,11 @@ import { log } from '../log.js';
 import type { Client } from '../pipeline/types.js';
 import type { Filter, NostrEvent } from '../protocol/types.js';
 import type { RelayContext } from '../relay-context.js';
-import { WriteRejection } from '../storage/writer.js';
+import type { Position } from '../storage/position.js';
+import { WriteRejection, type WriteEffect } from '../storage/writer.js';
+import { checkCommitTag, checkWelcomeCommit, checkWelcomeCommitTag, commitEpoch, fenceCommit } from './fencing.js';
+import { intervalsOf, within, type Interval } from './intervals.js';
+import { indexInOrder, unindexInOrder } from './order.js';
 import {
   addToStock,
   applyKeyPackageDeletion,
@@ -52,6 +56,7 @@ export class Gateway {
 
   constructor(readonly ctx: RelayContext) {
     this.t = openGatewayTables(ctx.store);
+    ctx.writer.onRemove((position, e) => unindexInOrder(this.t, e, position));
   }
 
   cfg(): MlsGatewayConfig {
@@ -110,7 +115,7 @@ export class Gateway {
 
   /** Start-up: derived tables of older stores, then every actor from the tables alone. */
   async start(): Promise<void> {
-    const built = await this.ctx.writer.run(() => upgradeTables(this.t));
+    const built = await this.ctx.writer.run(() => upgradeTables(this.t, this.ctx.store));
     if (built.length > 0) log.info({ built }, 'MLS gateway: derived tables built (once per store)');
     this.rebuildActors();
   }
@@ -155,6 +160,8 @@ export class Gateway {
         const group = onlyTag(e, 'h');
         if (!isGroupId(group)) return 'invalid: kind 445 needs exactly one h tag with the group id';
         if (countTags(e, 'k') > 0 && decimal(onlyTag(e, 'k')) === undefined) return 'invalid: kind 445 k tag must be one decimal epoch';
+        const badCommit = checkCommitTag(e);
+        if (badCommit) return badCommit;
         if (cfg.group_policy !== 'open' && c.pubkeys.length === 0) {
           return `auth-required: kind 445 needs a connection authenticated as ${cfg.group_policy === 'members' ? 'a member of the group' : 'any pubkey'}`;
         }
@@ -194,6 +201,8 @@ export class Gateway {
         const recipient = onlyTag(e, 'p');
         if (!isHexKey(recipient)) return 'invalid: kind 1059 needs exactly one p tag with the recipient pubkey';
         if (countTags(e, 'h') > 0 && !isGroupId(onlyTag(e, 'h'))) return 'invalid: kind 1059 takes at most one h tag with the group id';
+        const badCommit = checkWelcomeCommitTag(e);
+        if (badCommit) return badCommit;
         // The cheap early answer; the write re-decides (effect) where deposits are serialized.
         return this.mailboxFull(recipient, 'welcome') ?? this.depositRate(c);
       }
@@ -224,12 +233,12 @@ export class Gateway {
 
   // ---- write effects (inside the event's transaction) ---------------------------------
 
-  readonly effect = (e: NostrEvent, c: Client): (() => void) | undefined => {
+  readonly effect = (e: NostrEvent, c: Client): WriteEffect | undefined => {
     const work = this.effectWork(e, c);
     if (work === undefined) return undefined;
-    return () => {
+    return (position) => {
       try {
-        work.run();
+        work.run(position);
       } catch (err) {
         if (err instanceof WriteRejection) countRejection(this.stats, e.kind, err.message);
         else {
@@ -242,7 +251,7 @@ export class Gateway {
     };
   };
 
-  private effectWork(e: NostrEvent, c: Client): { actor: string; run: () => void } | undefined {
+  private effectWork(e: NostrEvent, c: Client): { actor: string; run: (position: Position) => void } | undefined {
     const cfg = this.cfg();
     switch (e.kind) {
       case 443:
@@ -257,16 +266,28 @@ export class Gateway {
         };
       case 445: {
         const group = onlyTag(e, 'h')!;
-        return { actor: `group:${group}`, run: () => recordGroupMessage(this.t, group, decimal(onlyTag(e, 'k')), e.created_at, nowSec()) };
+        const epoch = commitEpoch(e);
+        return {
+          actor: `group:${group}`,
+          run: (position) => {
+            // Decided here, in relay order: the first Commit of an epoch wins.
+            const won = epoch !== undefined && fenceCommit(this.t, group, epoch, e.id, cfg.commit_fencing);
+            indexInOrder(this.t, e, position);
+            recordGroupMessage(this.t, group, won ? epoch : undefined, e.created_at, nowSec());
+          },
+        };
       }
+      case 446:
+      case 447:
+        return { actor: 'gateway', run: (position) => indexInOrder(this.t, e, position) };
       case 450: {
         const cmd = parseRosterEvent(e);
         if (typeof cmd === 'string') return undefined;
         return {
           actor: `roster:${cmd.group}`,
-          run: () => {
+          run: (position) => {
             const now = nowSec();
-            applyRoster(this.t, e, cmd, c.pubkeys, this.isRelayAdmin, now);
+            applyRoster(this.t, e, cmd, c.pubkeys, this.isRelayAdmin, now, position);
             touchGroup(this.t, cmd.group, now);
           },
         };
@@ -277,7 +298,9 @@ export class Gateway {
         const joins = cfg.membership_from_giftwrap && group !== undefined && this.mayInvite(group, c);
         return {
           actor: `mailbox:${recipient}`,
-          run: () => {
+          run: (position) => {
+            checkWelcomeCommit(this.t, e, cfg.commit_fencing);
+            indexInOrder(this.t, e, position);
             const now = nowSec();
             const item: MailboxItem = {
               id: e.id,
@@ -294,7 +317,7 @@ export class Gateway {
               event: e,
             };
             if (depositItem(this.t, item, cfg.mailbox_max_items) === 'full') throw new WriteRejection(mailboxFullMessage(recipient));
-            if (joins) addMemberFromGiftwrap(this.t, group, recipient, now);
+            if (joins) addMemberFromGiftwrap(this.t, group, recipient, now, position);
           },
         };
       }
@@ -369,7 +392,26 @@ export class Gateway {
     return r;
   }
 
-  readonly mayRead = (e: NostrEvent, c: Client): boolean => {
+  /** Membership intervals read during this synchronous turn (as rosterMemo). */
+  private readonly intervalMemo = new Map<string, Interval[]>();
+
+  /** Stored reads: was `pk` a member of `group` at `position` (intervals.ts)? */
+  private memberAt(group: string, pk: string, position: Position): boolean {
+    const key = pk + group; // pk is fixed-length hex: no two pairs share a key
+    let iv = this.intervalMemo.get(key);
+    if (iv === undefined) {
+      if (this.intervalMemo.size === 0) queueMicrotask(() => this.intervalMemo.clear());
+      iv = intervalsOf(this.t, group, pk);
+      this.intervalMemo.set(key, iv);
+    }
+    return within(iv, position);
+  }
+
+  /**
+   * `position` is given for stored results (REQ, COUNT, REST) and absent for live delivery:
+   * a stored 445 of a roster group is served to a member only from its membership intervals.
+   */
+  readonly mayRead = (e: NostrEvent, c: Client, position?: Position): boolean => {
     switch (e.kind) {
       case 443:
       case 30443:
@@ -383,7 +425,10 @@ export class Gateway {
         if (c.pubkeys.length === 0) return false;
         if (policy === 'authenticated') return true;
         const group = onlyTag(e, 'h');
-        return group !== undefined && c.pubkeys.some((pk) => isMember(this.t, group, pk, this.rosterNow(group)));
+        return (
+          group !== undefined &&
+          c.pubkeys.some((pk) => isMember(this.t, group, pk, this.rosterNow(group)) && (position === undefined || this.memberAt(group, pk, position)))
+        );
       }
       case 446: {
         const p = onlyTag(e, 'p');

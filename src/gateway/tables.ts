@@ -25,6 +25,11 @@ import type { EventStore } from '../storage/event-store.js';
  *                                                     deposit, pickup or ack counts a mailbox by reading it)
  *   gw:by_member   [pubkey, group_id]              -> 1 (groups a pubkey may read: owner, admin or member;
  *                                                     kept with every roster change, for GET /groups)
+ *   gw:order_group [group_id, position]            -> 1 (stored 445s in relay order, see order.ts)
+ *   gw:order_rcpt  [recipient, position]           -> 1 (stored 446/447/1059 by `p`, in relay order)
+ *   gw:commits     [group_id, epoch]               -> id of the epoch's winning Commit (fencing.ts)
+ *   gw:commit_ids  id                              -> [group_id, epoch] (the same, by Commit id)
+ *   gw:member_iv   [group_id, pubkey, from]        -> to | null (membership intervals, intervals.ts)
  *   gw:meta        name                            -> schema marks (see upgrade.ts)
  */
 export interface GroupRecord {
@@ -111,6 +116,11 @@ export interface GatewayTables {
   mboxExp: Database<number, Key>;
   mboxCount: Database<MailboxCount, string>;
   byMember: Database<number, Key>;
+  orderGroup: Database<number, Key>;
+  orderRcpt: Database<number, Key>;
+  commits: Database<string, Key>;
+  commitIds: Database<[string, number], string>;
+  memberIv: Database<number | null, Key>;
   meta: Database<number, string>;
 }
 
@@ -131,6 +141,11 @@ export function openGatewayTables(store: EventStore): GatewayTables {
     mboxExp: store.openDB<number, Key>('gw:mbox_exp'),
     mboxCount: store.openDB<MailboxCount, string>('gw:mbox_count'),
     byMember: store.openDB<number, Key>('gw:by_member'),
+    orderGroup: store.openDB<number, Key>('gw:order_group'),
+    orderRcpt: store.openDB<number, Key>('gw:order_rcpt'),
+    commits: store.openDB<string, Key>('gw:commits'),
+    commitIds: store.openDB<[string, number], string>('gw:commit_ids'),
+    memberIv: store.openDB<number | null, Key>('gw:member_iv'),
     meta: store.openDB<number, string>('gw:meta'),
   };
 }

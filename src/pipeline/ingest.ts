@@ -3,7 +3,7 @@ import { isEphemeral } from '../protocol/kinds.js';
 import { validateEvent } from '../protocol/event-validate.js';
 import type { NostrEvent } from '../protocol/types.js';
 import type { EventStore } from '../storage/event-store.js';
-import type { Writer } from '../storage/writer.js';
+import type { Writer, WriteEffect } from '../storage/writer.js';
 import type { VerifyPool } from '../verify/pool.js';
 import { VERIFY_FAILURE } from '../verify/check-event.js';
 import type { Fanout } from './fanout.js';
@@ -123,8 +123,8 @@ export class Ingest {
   }
 
   /** The write-time effects of all steps that want one, folded into a single callback. */
-  private effectFor(event: NostrEvent, client: Client): (() => void) | undefined {
-    let work: Array<() => void> | undefined;
+  private effectFor(event: NostrEvent, client: Client): WriteEffect | undefined {
+    let work: WriteEffect[] | undefined;
     for (const effect of this.deps.hooks.effects) {
       const w = effect(event, client);
       if (w) (work ??= []).push(w);
@@ -132,8 +132,8 @@ export class Ingest {
     if (!work) return undefined;
     if (work.length === 1) return work[0];
     const all = work;
-    return () => {
-      for (const w of all) w();
+    return (position) => {
+      for (const w of all) w(position);
     };
   }
 

@@ -1,5 +1,6 @@
 import type { Filter, NostrEvent } from '../protocol/types.js';
 import type { EventStore } from '../storage/event-store.js';
+import type { Position } from '../storage/position.js';
 import type { Client } from './types.js';
 import type { Visibility } from './visibility.js';
 
@@ -19,8 +20,8 @@ export class Reader {
     private readonly visibility: Visibility,
   ) {}
 
-  private acceptFor(filters: readonly Filter[], client: Client): ((e: NostrEvent) => boolean) | undefined {
-    return this.visibility.restricts(filters) ? (e) => this.visibility.mayRead(e, client) : undefined;
+  private acceptFor(filters: readonly Filter[], client: Client): ((e: NostrEvent, position: Position) => boolean) | undefined {
+    return this.visibility.restricts(filters) ? (e, position) => this.visibility.mayRead(e, client, position) : undefined;
   }
 
   query(filters: readonly Filter[], client: Client, limits: ReadLimits): { events: NostrEvent[]; timedOut: boolean } {

@@ -1,4 +1,6 @@
 import type { NostrEvent } from '../protocol/types.js';
+import type { Position } from '../storage/position.js';
+import type { WriteEffect } from '../storage/writer.js';
 
 /** What policy steps and read rules may know about the client on the other end. */
 export interface Client {
@@ -15,18 +17,23 @@ export interface Client {
  */
 export type EventPolicy = (event: NostrEvent, client: Client) => string | undefined;
 
-/** One delivery rule: may this client see this event? Applied to REQ, live, COUNT and REST alike. */
-export type ReadRule = (event: NostrEvent, client: Client) => boolean;
+/**
+ * One delivery rule: may this client see this event? Applied to REQ, live, COUNT and REST
+ * alike. `position` is given for stored results (the event's place in the relay's order)
+ * and absent for live delivery, where the rule is judged as of now.
+ */
+export type ReadRule = (event: NostrEvent, client: Client, position?: Position) => boolean;
 
 /** The answer to one EVENT: an OK when the event had an id, otherwise a NOTICE. */
 export type IngestResult = { id: string; ok: boolean; message: string } | { id?: undefined; notice: string };
 
 /**
  * A write-time step: returns work to run INSIDE the event's LMDB write transaction (the
- * gateway's side tables), or undefined. Throwing `WriteRejection` there refuses the event
- * atomically with that message (e.g. a racing roster sequence number).
+ * gateway's side tables), or undefined. The work is given the event's position. Throwing
+ * `WriteRejection` there refuses the event atomically with that message (e.g. a racing
+ * roster sequence number, a second Commit for one epoch).
  */
-export type EventEffect = (event: NostrEvent, client: Client) => (() => void) | undefined;
+export type EventEffect = (event: NostrEvent, client: Client) => WriteEffect | undefined;
 
 /** Runs after an event is durably stored (or accepted, when ephemeral); never blocks the OK. */
 export type AfterAccept = (event: NostrEvent, client: Client) => void;

@@ -1,4 +1,5 @@
 import type { Filter, NostrEvent } from '../protocol/types.js';
+import type { Position } from '../storage/position.js';
 import type { Client, ReadRule } from './types.js';
 
 /**
@@ -26,10 +27,11 @@ export class Visibility {
     return filters.some((f) => f.kinds === undefined || f.kinds.some((k) => this.byKind.has(k)));
   }
 
-  mayRead(event: NostrEvent, client: Client): boolean {
+  /** `position`: for stored results only (see ReadRule). */
+  mayRead(event: NostrEvent, client: Client, position?: Position): boolean {
     const rules = this.byKind.get(event.kind);
     if (rules === undefined) return true;
-    for (const rule of rules) if (!rule(event, client)) return false;
+    for (const rule of rules) if (!rule(event, client, position)) return false;
     return true;
   }
 }

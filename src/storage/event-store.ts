@@ -4,6 +4,7 @@ import { expirationOf } from '../protocol/kinds.js';
 import type { Filter, NostrEvent } from '../protocol/types.js';
 import { fromRecord, MAX_SEQ, MAX_TS, MIN_TS, openStoreDbs, type StoreDbs } from './keys.js';
 import { planFilter, type IndexName } from './planner.js';
+import type { Position } from './position.js';
 import { runCount, runQuery, type CountOptions, type CountResult, type QueryOptions, type QueryResult } from './query.js';
 import { isTombstonedIn, sweepExpiredIn, Writer, type WriterHost } from './writer.js';
 
@@ -104,6 +105,23 @@ export class EventStore implements WriterHost {
     return rec === undefined ? undefined : fromRecord(rec);
   }
 
+  /** The stored event at a position (see position.ts), if it is still stored. */
+  getAt(position: Position): NostrEvent | undefined {
+    const rec = this.dbs.events.get(position);
+    return rec === undefined ? undefined : fromRecord(rec);
+  }
+
+  /** Every stored event of `kinds` with its position, in no particular order (one-off index builds). */
+  *withPositions(kinds: readonly number[]): Iterable<[Position, NostrEvent]> {
+    for (const kind of kinds) {
+      for (const k of this.dbs.kind.getKeys({ start: [kind, MIN_TS], end: [kind, MAX_TS, MAX_SEQ] })) {
+        const seq = (k as number[])[2]!;
+        const rec = this.dbs.events.get(seq);
+        if (rec !== undefined) yield [seq, fromRecord(rec)];
+      }
+    }
+  }
+
   query(filters: readonly Filter[], opts: QueryOptions): QueryResult {
     return runQuery(this.dbs, filters, opts);
   }
@@ -123,7 +141,7 @@ export class EventStore implements WriterHost {
    * many once that commit is durable.
    */
   sweepExpired(nowSec: number, max = SWEEP_BATCH): Promise<number> {
-    return this.writer.run(() => sweepExpiredIn(this.dbs, nowSec, max));
+    return this.writer.run(() => sweepExpiredIn(this.dbs, nowSec, max, this.writer.removalHooks));
   }
 
   /**

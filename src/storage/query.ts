@@ -4,6 +4,7 @@ import { expirationOf } from '../protocol/kinds.js';
 import type { Filter, NostrEvent } from '../protocol/types.js';
 import { fromRecord, MAX_SEQ, MIN_TS, type StoreDbs } from './keys.js';
 import { planFilter, type Plan, type ScanRange } from './planner.js';
+import type { Position } from './position.js';
 
 export interface QueryOptions {
   limitDefault: number;
@@ -14,9 +15,10 @@ export interface QueryOptions {
   now?: number;
   /**
    * Read rules of the caller, applied while scanning so a filter's `limit` counts events the
-   * caller may see (filtering afterwards would return short pages).
+   * caller may see (filtering afterwards would return short pages). Given the event's
+   * position, for rules decided in relay order.
    */
-  accept?: (e: NostrEvent) => boolean;
+  accept?: (e: NostrEvent, position: Position) => boolean;
 }
 
 export interface QueryResult {
@@ -28,7 +30,7 @@ export interface CountOptions {
   deadline: number;
   now?: number;
   /** As in QueryOptions; forces reading each event instead of counting index keys. */
-  accept?: (e: NostrEvent) => boolean;
+  accept?: (e: NostrEvent, position: Position) => boolean;
 }
 
 export interface CountResult {
@@ -66,12 +68,12 @@ class Scan {
     readonly dbs: StoreDbs,
     readonly deadline: number,
     readonly now: number,
-    private readonly accept?: (e: NostrEvent) => boolean,
+    private readonly accept?: (e: NostrEvent, position: Position) => boolean,
   ) {}
 
   /** Not expired, and visible to the caller. */
-  keep(e: NostrEvent): boolean {
-    return alive(e, this.now) && (this.accept === undefined || this.accept(e));
+  keep(e: NostrEvent, seq: number): boolean {
+    return alive(e, this.now) && (this.accept === undefined || this.accept(e, seq));
   }
 
   /** Count one key; true when the deadline has passed. */
@@ -116,7 +118,7 @@ function byIds(scan: Scan, filter: Filter, limit: number): NostrEvent[] {
     const seq = scan.dbs.ids.get(id);
     if (seq === undefined) continue;
     const e = scan.load(seq);
-    if (e !== null && matchFilter(filter, e) && scan.keep(e)) found.push(e);
+    if (e !== null && matchFilter(filter, e) && scan.keep(e, seq)) found.push(e);
   }
   found.sort(compareEvents);
   if (found.length > limit) found.length = limit;
@@ -172,7 +174,7 @@ function merged(scan: Scan, plan: Plan, filter: Filter, limit: number): NostrEve
         seen.add(bestSeq);
       }
       const e = scan.load(bestSeq);
-      if (e === null || !scan.keep(e)) continue;
+      if (e === null || !scan.keep(e, bestSeq)) continue;
       if (!plan.exact && !matchFilter(filter, e)) continue;
       found.push(e);
       if (found.length === limit) boundary = bestCa;
@@ -204,7 +206,7 @@ export function runCount(dbs: StoreDbs, filters: readonly Filter[], opts: CountO
         const seq = dbs.ids.get(id);
         if (seq === undefined || counted.has(seq)) continue;
         const e = scan.load(seq);
-        if (e !== null && matchFilter(filter, e) && scan.keep(e)) counted.add(seq);
+        if (e !== null && matchFilter(filter, e) && scan.keep(e, seq)) counted.add(seq);
       }
       continue;
     }
@@ -219,7 +221,7 @@ export function runCount(dbs: StoreDbs, filters: readonly Filter[], opts: CountO
           if (!expired!.has(seq)) counted.add(seq);
         } else {
           const e = scan.load(seq);
-          if (e !== null && matchFilter(filter, e) && scan.keep(e)) counted.add(seq);
+          if (e !== null && matchFilter(filter, e) && scan.keep(e, seq)) counted.add(seq);
         }
       }
     }

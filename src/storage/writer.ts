@@ -3,6 +3,7 @@ import type { RootDatabase } from 'lmdb';
 import { log } from '../log.js';
 import { dTag, expirationOf, isAddressable, isEphemeral, isReplaceable } from '../protocol/kinds.js';
 import type { NostrEvent } from '../protocol/types.js';
+import type { Position } from './position.js';
 import {
   dKeyPart,
   EMPTY,
@@ -26,10 +27,18 @@ export interface WriteOutcome {
 /**
  * Runs inside the write transaction right after the event and its indexes were
  * written, so side tables (gateway) commit atomically with the event. It runs only
- * for events actually stored. If it throws, the item's child transaction is rolled
- * back and the event is not stored.
+ * for events actually stored, and is given the event's position (see position.ts), so
+ * decisions such as "the first Commit of an epoch" are taken in the relay's order. If it
+ * throws, the item's child transaction is rolled back and the event is not stored.
  */
-export type WriteEffect = () => void;
+export type WriteEffect = (position: Position) => void;
+
+/**
+ * Called inside the write transaction for every stored event that is removed, whatever
+ * removes it (replacement, NIP-09, NIP-40 expiry, a gateway sweep), so side indexes that
+ * name positions stay exact. Must not throw.
+ */
+export type RemovalHook = (position: Position, event: NostrEvent) => void;
 
 /**
  * Thrown by an effect to refuse the event with a client-facing OK message (it must
@@ -174,6 +183,8 @@ export class Writer {
   onFatal: ((err: unknown) => void) | undefined;
   /** Kinds NIP-09 deletion may not remove, with the reason a refused deletion is given. */
   readonly undeletable = new Map<number, string>();
+  /** Side-index upkeep for removed events; see RemovalHook. */
+  readonly removalHooks: RemovalHook[] = [];
   /** The client-facing refusal while not writable. */
   private refusal = FULL;
 
@@ -245,8 +256,13 @@ export class Writer {
     if (seq === undefined) return false;
     const rec = this.dbs.events.get(seq);
     if (rec === undefined) return false;
-    removeEvent(this.dbs, seq, fromRecord(rec));
+    removeEvent(this.dbs, seq, fromRecord(rec), this.removalHooks);
     return true;
+  }
+
+  /** Register a RemovalHook (at start-up, before any write). */
+  onRemove(hook: RemovalHook): void {
+    this.removalHooks.push(hook);
   }
 
   /**
@@ -472,14 +488,18 @@ export class Writer {
       }
 
       const removed: string[] = [];
+      const hooks = this.removalHooks;
       const write = () => {
         if (old !== undefined) {
-          removeEvent(dbs, oldSeq!, old);
+          removeEvent(dbs, oldSeq!, old, hooks);
           removed.push(old.id);
         }
-        if (e.kind === 5) applyDeletion(dbs, e, removed);
-        insertEvent(dbs, e, this.nextSeq++, slot);
-        if (effect !== undefined) effect();
+        if (e.kind === 5) applyDeletion(dbs, e, removed, hooks);
+        const position = this.nextSeq;
+        insertEvent(dbs, e, position, slot);
+        if (effect !== undefined) effect(position);
+        // Only once nothing can throw: a rolled-back item must not use up a position.
+        this.nextSeq = position + 1;
       };
       // Our own writes cannot fail once the checks above passed (keys are bounded in
       // keys.ts), so they run straight in the batch transaction. An effect is foreign
@@ -562,7 +582,7 @@ function insertEvent(dbs: StoreDbs, e: NostrEvent, seq: number, slot: [number, s
   if (exp !== undefined) dbs.expiration.putSync([exp, seq], EMPTY);
 }
 
-function removeEvent(dbs: StoreDbs, seq: number, e: NostrEvent): void {
+function removeEvent(dbs: StoreDbs, seq: number, e: NostrEvent, hooks: readonly RemovalHook[]): void {
   dbs.events.removeSync(seq);
   dbs.ids.removeSync(e.id);
   forEachIndexKey(dbs, e, seq, (db, key) => db.removeSync(key));
@@ -571,6 +591,7 @@ function removeEvent(dbs: StoreDbs, seq: number, e: NostrEvent): void {
   if (slot !== undefined && dbs.replace.get(slot) === seq) dbs.replace.removeSync(slot);
   const exp = expirationOf(e);
   if (exp !== undefined) dbs.expiration.removeSync([exp, seq]);
+  for (const h of hooks) h(seq, e);
 }
 
 /**
@@ -579,7 +600,7 @@ function removeEvent(dbs: StoreDbs, seq: number, e: NostrEvent): void {
  * that author. `a` targets remove the coordinate's event up to the deletion's
  * created_at and remember that bound for later arrivals.
  */
-function applyDeletion(dbs: StoreDbs, del: NostrEvent, removed: string[]): void {
+function applyDeletion(dbs: StoreDbs, del: NostrEvent, removed: string[], hooks: readonly RemovalHook[]): void {
   for (const tag of del.tags) {
     const v = tag[1];
     if (v === undefined || tag.length < 2) continue;
@@ -588,7 +609,7 @@ function applyDeletion(dbs: StoreDbs, del: NostrEvent, removed: string[]): void 
       if (seq !== undefined) {
         const rec = dbs.events.get(seq);
         if (rec === undefined || rec[1] !== del.pubkey || rec[3] === 5) continue;
-        removeEvent(dbs, seq, fromRecord(rec));
+        removeEvent(dbs, seq, fromRecord(rec), hooks);
         removed.push(v);
       }
       dbs.tomb.putSync([v, del.pubkey], EMPTY);
@@ -598,7 +619,7 @@ function applyDeletion(dbs: StoreDbs, del: NostrEvent, removed: string[]): void 
       const seq = dbs.replace.get(slot);
       const rec = seq === undefined ? undefined : dbs.events.get(seq);
       if (rec !== undefined && rec[2] <= del.created_at) {
-        removeEvent(dbs, seq!, fromRecord(rec));
+        removeEvent(dbs, seq!, fromRecord(rec), hooks);
         dbs.tomb.putSync([rec[0], del.pubkey], EMPTY);
         removed.push(rec[0]);
       }
@@ -609,7 +630,7 @@ function applyDeletion(dbs: StoreDbs, del: NostrEvent, removed: string[]): void 
 }
 
 /** Remove up to `max` events whose expiration <= now; returns how many. */
-export function sweepExpiredIn(dbs: StoreDbs, now: number, max: number): number {
+export function sweepExpiredIn(dbs: StoreDbs, now: number, max: number, hooks: readonly RemovalHook[] = []): number {
   // Collect first: removing under an open cursor of the same table is undefined.
   const due: [number, number][] = [];
   for (const k of dbs.expiration.getKeys({ start: [MIN_TS], end: [now, MAX_SEQ], inclusiveEnd: true, limit: max })) {
@@ -623,7 +644,7 @@ export function sweepExpiredIn(dbs: StoreDbs, now: number, max: number): number 
       dbs.expiration.removeSync(key); // stale entry; drop it so it is not met again
       continue;
     }
-    removeEvent(dbs, seq, fromRecord(rec));
+    removeEvent(dbs, seq, fromRecord(rec), hooks);
     n++;
   }
   return n;

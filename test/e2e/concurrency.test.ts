@@ -158,7 +158,8 @@ test('roster, KeyPackage stock and mailboxes survive a restart (SIGTERM, same da
     consumedId = claim.data!.event.id;
     // A wrap with h from a group admin: a welcome mailbox item for Carol and her membership.
     assertOk(await aliceWs.publish(giftWrapWelcome(alice.sk, carol.pk, { welcome: new Uint8Array([1, 2, 3]), groupId: G }).wrap), true);
-    groupMsg = buildGroupMessage({ groupId: G, epoch: 5, message: new Uint8Array([5, 5, 5]) });
+    // A Commit created in epoch 4: the registry's last_epoch becomes 5.
+    groupMsg = buildGroupMessage({ groupId: G, epoch: 4, commitEpoch: 4, message: new Uint8Array([5, 5, 5]) });
     assertOk(await aliceWs.publish(groupMsg), true);
     const dep = await rest(first, alice).depositWelcome({ recipient: bob.pk, sender: alice.pk, group_id: G, welcome_b64: toBase64(new Uint8Array([4, 4])) });
     assert.equal(dep.status, 200, dep.text);

@@ -115,3 +115,15 @@ export function memberIdentities(state: ClientState): string[] {
   }
   return out.sort();
 }
+
+/** A Commit with no proposals (a path update): what any member may send to move the epoch on. */
+export async function commitUpdate(state: ClientState): Promise<{ state: ClientState; commit: Uint8Array; epoch: bigint }> {
+  const epoch = epochOf(state);
+  const res = await createCommit({ state, cipherSuite: impl }, {});
+  return { state: res.newState, commit: encodeMlsMessage(res.commit), epoch };
+}
+
+/** Two members in the same epoch with the same key schedule derive the same authenticator. */
+export function epochAuthenticator(state: ClientState): string {
+  return toHex(state.keySchedule.epochAuthenticator);
+}

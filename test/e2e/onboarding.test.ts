@@ -175,7 +175,7 @@ test('onboarding: three users, KeyPackages, REST claim, gift-wrapped Welcomes, M
   assertOk(await alice.ws.publish(buildRosterEvent(alice.keys.sk, { groupId: G, seq: 3, op: 'remove', members: [carol.keys.pk] })), true);
   const removal = await commitRemove(alice.state!, carol.keys.pk);
   alice.state = removal.state;
-  const commitEv = buildGroupMessage({ groupId: G, epoch: removal.epoch, message: removal.commit });
+  const commitEv = buildGroupMessage({ groupId: G, epoch: removal.epoch, commitEpoch: removal.epoch, message: removal.commit });
   assertOk(await alice.ws.publish(commitEv), true);
   const bc = await bob.ws.nextMatching((m) => m[0] === 'EVENT' && (m[2] as NostrEvent).id === commitEv.id, 5_000, 'Bob receives the removal commit');
   const processed = await processMessage(bob.state!, groupMessageBytes(bc[2] as NostrEvent));
@@ -216,7 +216,7 @@ test('onboarding: three users, KeyPackages, REST claim, gift-wrapped Welcomes, M
   for (const id of [hello.id, reply.id, commitEv.id, secret.id, bobSecret.id]) assert.ok(histIds.includes(id), `REST group history has ${id.slice(0, 8)}`);
   const reg = await rest(relay, bob.keys).getGroup(G);
   assert.equal(reg.status, 200, reg.text);
-  assert.equal(Number(reg.data!.group.last_epoch), Number(epochOf(alice.state)), 'registry last_epoch follows the k tags');
+  assert.equal(Number(reg.data!.group.last_epoch), Number(epochOf(alice.state)), 'registry last_epoch follows the accepted Commits');
   const finalRoster = await rest(relay, admin).getRoster(G);
   assert.deepEqual([...finalRoster.data!.members].sort(), [alice.keys.pk, bob.keys.pk].sort());
   assert.equal(finalRoster.data!.last_seq, 3);

@@ -83,6 +83,11 @@ export function groupMessage(group: string, epoch?: number, content = b64('ciphe
   return signEvent(newKeys(), { kind: 445, content, tags: [['h', group], ...(epoch !== undefined ? [['k', String(epoch)]] : [])] });
 }
 
+/** A 445 that declares itself a Commit created in `epoch` (["mls_commit", epoch]). */
+export function commitMessage(group: string, epoch: number, content = b64('commit')): Event {
+  return signEvent(newKeys(), { kind: 445, content, tags: [['h', group], ['mls_commit', String(epoch)]] });
+}
+
 export function giftWrap(recipient: string, group?: string): Event {
   return signEvent(newKeys(), { kind: 1059, content: b64('sealed'), tags: [['p', recipient], ...(group ? [['h', group]] : [])] });
 }

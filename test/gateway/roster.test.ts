@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedRelay } from '../helpers/fixture.js';
-import { api, client, gatewayToml, giftWrap, groupMessage, newKeys, publishOk, publishRejected, randomGroup, roster } from './helpers.js';
+import { api, client, commitMessage, gatewayToml, giftWrap, groupMessage, newKeys, publishOk, publishRejected, randomGroup, roster } from './helpers.js';
 
 const admin = newKeys();
 const relay = sharedRelay({ toml: gatewayToml([admin]) });
@@ -97,8 +97,9 @@ test('ops: bootstrap/add/remove/replace/promote/demote and their effect on deliv
   assert.equal(r2.json.next, null);
   await publishRejected(cc, groupMessage(group), 'restricted:');
   await publishOk(cb, groupMessage(group, 8));
+  await publishOk(cb, commitMessage(group, 7));
 
-  // The registry follows: epoch from k tags, owner, admins, member count.
+  // The registry follows: epoch from accepted Commits (not k tags), owner, admins, member count.
   const g = await api(relay(), bob, 'GET', `/groups/${group}`);
   assert.equal(g.status, 200);
   assert.equal(g.json.group.last_epoch, 8);
