@@ -12,6 +12,7 @@ import type { Filter, NostrEvent } from '../protocol/types.js';
 import { claimOne, stockOf } from './keypackages.js';
 import { mailboxFullMessage, randomId, type Gateway } from './gateway.js';
 import { checkNip98 } from './nip98.js';
+import { mayUseGroup } from './group-policy.js';
 import { decodesAs, isGroupId, parseKey } from './tags.js';
 import { nowSec, type MailboxItem, type MailboxKind } from './tables.js';
 
@@ -220,7 +221,9 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     }
     return out;
   };
-  const mayView = (id: string, pk: string) => gw.isRelayAdmin(pk) || isMember(gw.t, id, pk);
+  // The registry row follows the group's 445 read rule; the roster (450s) stays with members and admins.
+  const mayView = (id: string, pk: string) => gw.isRelayAdmin(pk) || mayUseGroup(gw.t, gw.cfg().group_policy, id, [pk]);
+  const mayViewRoster = (id: string, pk: string) => gw.isRelayAdmin(pk) || isMember(gw.t, id, pk);
   const mayEditGroup = (id: string, pk: string) => {
     if (gw.isRelayAdmin(pk)) return true;
     const r = gw.t.roster.get(id);
@@ -319,7 +322,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     }),
     route('GET', '/groups/([^/]+)/roster', ({ pubkey, params, url }) => {
       const id = params[0]!;
-      const r = mayView(id, pubkey) ? gw.t.roster.get(id) : undefined;
+      const r = mayViewRoster(id, pubkey) ? gw.t.roster.get(id) : undefined;
       if (!r) throw notFound(`group ${id} not found`);
       const limit = Math.max(1, intParam(url.searchParams.get('limit'), 'limit', 50, MAX_PAGE));
       const cursor = intParam(url.searchParams.get('cursor'), 'cursor', Number.MAX_SAFE_INTEGER);
@@ -426,8 +429,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
       if (typeof group !== 'string' || !isGroupId(group)) throw bad('group_id must be a non-empty string');
       const since = intParam(b.since, 'since', 0);
       const limit = Math.max(1, intParam(b.limit, 'limit', 100, MAX_PAGE));
-      const policy = gw.cfg().group_policy;
-      if (policy === 'members' && !isMember(gw.t, group, pubkey)) throw forbidden(`not a member of group ${group}`);
+      if (!mayUseGroup(gw.t, gw.cfg().group_policy, group, [pubkey])) throw forbidden(`not a member of group ${group}`);
       return page({ kinds: [445], tags: { h: [group] }, since }, client, limit);
     }, 'read'),
   ];

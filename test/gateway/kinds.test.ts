@@ -32,7 +32,8 @@ test('NIP-11 advertises the gateway and NIP-59', async () => {
   const r = await httpGet(relay().httpUrl, { accept: 'application/nostr+json' });
   const doc = r.json as Record<string, any>;
   assert.ok(doc.supported_nips.includes(59));
-  assert.deepEqual(doc.mls_gateway.group_policy, 'members');
+  assert.deepEqual(doc.mls_gateway.group_policy, 'roster');
+  assert.equal(doc.mls_gateway.roster_max_seq_step, 1000);
   assert.equal(doc.mls_gateway.welcome, 'gift-wrapped-444');
   assert.deepEqual(doc.mls_gateway.noise_dm, { kind: 446, version: 'noise.1' });
   for (const k of [443, 445, 446, 447, 450, 1059, 30443]) assert.ok(doc.mls_gateway.kinds.includes(k), `kind ${k}`);
