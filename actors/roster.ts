@@ -58,6 +58,12 @@ export interface RosterContext {
   hasTraffic: () => boolean;
   /** roster_max_seq_step. */
   maxSeqStep: number;
+  /**
+   * group_policy "roster": groups are created by clients, so any authenticated connection may
+   * bootstrap a group the relay has never seen (its author becomes owner). Otherwise relay
+   * admins provision groups, as before.
+   */
+  openBootstrap: boolean;
 }
 
 /**
@@ -68,26 +74,29 @@ export interface RosterContext {
  */
 export function decideRoster(cmd: RosterCommand, roster: RosterRecord | undefined, x: RosterContext): string | undefined {
   const signers = [x.author, ...x.connection];
-  if (!signers.some((pk) => mayManage(roster, pk, x.isRelayAdmin))) {
-    if (x.connection.length === 0) return `auth-required: roster changes for group ${cmd.group} need its owner, one of its admins or a relay admin`;
-    return `restricted: only the owner, an admin of group ${cmd.group} or a relay admin may change its roster`;
-  }
   const step = x.maxSeqStep;
   if (cmd.op === 'bootstrap') {
     if (roster !== undefined) return `invalid: group ${cmd.group} already has a roster (bootstrap needs an unknown group)`;
     if (cmd.seq > step) return `invalid: sequence ${cmd.seq} jumps too far (last 0, max step ${step})`;
+    if (signers.some(x.isRelayAdmin)) return undefined;
+    if (!x.openBootstrap) return refuseManage(cmd, x);
+    if (x.connection.length === 0) return `auth-required: bootstrapping group ${cmd.group} needs an authenticated connection`;
     // Whoever bootstraps becomes owner: over a group already in use (a Marmot group known only
     // by its h) that would hand its traffic to the first taker, so only a relay admin may.
-    if (!signers.some(x.isRelayAdmin) && x.hasTraffic()) {
-      return `restricted: group ${cmd.group} already has traffic; only a relay admin may bootstrap its roster`;
-    }
+    if (x.hasTraffic()) return `restricted: group ${cmd.group} already has traffic; only a relay admin may bootstrap its roster`;
     return undefined;
   }
+  if (!signers.some((pk) => mayManage(roster, pk, x.isRelayAdmin))) return refuseManage(cmd, x);
   if (roster === undefined) return `invalid: unknown group ${cmd.group}; bootstrap it first`;
   if (cmd.seq <= roster.last_seq) return `invalid: stale sequence ${cmd.seq} (last ${roster.last_seq})`;
   // Bounded so that no one 450 can push seq to the end of its range and freeze the roster.
   if (cmd.seq - roster.last_seq > step) return `invalid: sequence ${cmd.seq} jumps too far (last ${roster.last_seq}, max step ${step})`;
   return undefined;
+}
+
+function refuseManage(cmd: RosterCommand, x: RosterContext): string {
+  if (x.connection.length === 0) return `auth-required: roster changes for group ${cmd.group} need its owner, one of its admins or a relay admin`;
+  return `restricted: only the owner, an admin of group ${cmd.group} or a relay admin may change its roster`;
 }
 
 const KEY_END = '\uffff';

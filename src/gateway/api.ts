@@ -13,6 +13,7 @@ import { claimOne, stockOf } from './keypackages.js';
 import { mailboxFullMessage, randomId, type Gateway } from './gateway.js';
 import { checkNip98 } from './nip98.js';
 import { mayUseGroup } from './group-policy.js';
+import { decodeMailboxCursor, encodeMailboxCursor, itemView } from './mailbox-wire.js';
 import { decodesAs, isGroupId, parseKey } from './tags.js';
 import { nowSec, type MailboxItem, type MailboxKind } from './tables.js';
 
@@ -119,28 +120,6 @@ function b64Field(v: unknown, name: string, required: boolean): string | null {
   return v;
 }
 
-/** The wire shape of a mailbox item (never our bookkeeping fields). */
-function itemView(item: MailboxItem): Record<string, unknown> {
-  const fromEvent = item.event ? Buffer.from(JSON.stringify(item.event)).toString('base64') : undefined;
-  const out: Record<string, unknown> = {
-    id: item.id,
-    recipient_pubkey: item.recipient_pubkey,
-    sender_pubkey: item.sender_pubkey,
-    content_b64: fromEvent ?? item.content_b64,
-    tags: item.tags,
-    created_at: item.created_at,
-    expires_at: item.expires_at,
-    picked_up_at: item.picked_up_at,
-  };
-  if (item.box === 'welcome') {
-    out.group_id = item.group_id ?? null;
-    out.welcome_b64 = fromEvent ?? item.welcome_b64 ?? item.content_b64;
-    out.ratchet_tree_b64 = item.ratchet_tree_b64 ?? null;
-    if (item.event) out.event = item.event;
-  }
-  return out;
-}
-
 /**
  * The REST API of PROTOCOL.md under api_prefix (fixed at start; enable_api is read on each
  * request). Every endpoint but none authenticates with NIP-98 first; every answer is JSON.
@@ -234,9 +213,13 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     const recipient = keyField(url.searchParams.get('recipient'), 'recipient');
     if (recipient !== caller) throw forbidden('only the recipient may pick up its mailbox');
     const limit = Math.max(1, intParam(url.searchParams.get('limit'), 'limit', dflt, MAX_PAGE));
-    const items = await ctx.writer.run(() => pickupItems(gw.t, recipient, box, limit, nowSec()));
+    const after = decodeMailboxCursor(url.searchParams.get('cursor'));
+    if (after === null) throw bad('cursor must be the next value of a previous page');
+    const { items, more } = await ctx.writer.run(() => pickupItems(gw.t, recipient, box, { limit, after, now: nowSec() }));
     gw.refreshMailbox(recipient);
-    return [200, { ok: true, items: items.map(itemView) }];
+    // null on the last page, as GET /groups: a new pass starts without a cursor (acked items are gone).
+    const next = more ? encodeMailboxCursor(items[items.length - 1]!) : null;
+    return [200, { ok: true, items: items.map(itemView), has_more: more, next }];
   };
 
   const ack = async (id: string, caller: string, box: MailboxKind): Promise<[number, unknown]> => {

@@ -314,6 +314,7 @@ export class Gateway {
       isRelayAdmin: this.isRelayAdmin,
       hasTraffic: () => groupHasTraffic(this.t, this.ctx.store, cmd.group),
       maxSeqStep: this.cfg().roster_max_seq_step,
+      openBootstrap: this.cfg().group_policy === 'roster',
     };
   }
 
