@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { sharedRelay } from '../helpers/fixture.js';
+import { sharedRelay, stopRelay } from '../helpers/fixture.js';
+import { startRelay } from '../helpers/relay-process.js';
 import { api, b64, client, gatewayToml, groupMessage, newKeys, publishOk, publishRejected, randomGroup, roster, signEvent } from './helpers.js';
 
 const MAX = 131072;
@@ -81,6 +82,20 @@ test('a roster cannot be bootstrapped over a group with traffic, except by a rel
   await publishOk(ad, roster(admin, G, 1, 'bootstrap', [alice.pk]));
   await publishOk(a, groupMessage(G));
   await publishRejected(x, groupMessage(G), `restricted: not a member of group ${G}`);
+});
+
+test('group_policy "members": relay admins provision groups, as before; NIP-11 names the policy', async (t) => {
+  const members = await startRelay({ toml: gatewayToml([admin], 'group_policy = "members"') });
+  t.after(() => stopRelay(members));
+  const alice = newKeys();
+  const G = randomGroup();
+  const a = await client(t, members, alice);
+  await publishRejected(a, roster(alice, G, 1, 'bootstrap'), `restricted: only the owner, an admin of group ${G} or a relay admin may change its roster`);
+  await publishRejected(a, groupMessage(G), `restricted: not a member of group ${G}`);
+  await publishOk(await client(t, members, admin), roster(admin, G, 1, 'bootstrap', [alice.pk]));
+  await publishOk(a, groupMessage(G));
+  const doc = (await fetch(members.httpUrl, { headers: { accept: 'application/nostr+json' } }).then((r) => r.json())) as { mls_gateway: { group_policy: string } };
+  assert.equal(doc.mls_gateway.group_policy, 'members');
 });
 
 test('roster seq: one 450 cannot freeze the roster (bounded step, safe integers)', async (t) => {
