@@ -5,6 +5,7 @@ import { WebSocket } from 'ws';
 import { log } from '../src/log.js';
 import { authMsg, closedMsg, countMsg, noticeMsg, okMsg, parseClientMessage } from '../src/protocol/messages.js';
 import { parseFilters } from '../src/protocol/filter-parse.js';
+import { oversizedEventId } from '../src/protocol/oversized.js';
 import type { NostrEvent } from '../src/protocol/types.js';
 import { authenticate } from '../src/pipeline/auth.js';
 import { firstRejection } from '../src/pipeline/hooks.js';
@@ -127,8 +128,11 @@ export class ConnectionActor implements Supervised, Subscriber {
     this.messagesIn++;
     const max = this.ctx.config().limitation.max_message_length;
     if (data.length > max) {
-      this.ctx.telemetry?.message('unknown');
-      this.send(noticeMsg(`invalid: message too large (${data.length} bytes, max ${max})`));
+      const id = isBinary ? undefined : oversizedEventId(data);
+      this.ctx.telemetry?.message(id === undefined ? 'unknown' : 'EVENT');
+      // An EVENT whose id can be read gets its OK (NIP-01: every EVENT is answered with one).
+      if (id !== undefined) this.send(okMsg(id, false, `invalid: event too large (${data.length} bytes, max ${max})`));
+      else this.send(noticeMsg(`invalid: message too large (${data.length} bytes, max ${max})`));
       return;
     }
     if (isBinary) {

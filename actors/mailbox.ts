@@ -42,27 +42,50 @@ function removeItem(t: GatewayTables, item: MailboxItem): void {
   addToCount(t, item.recipient_pubkey, item.box, -1, item.picked_up_at === null ? 0 : -1);
 }
 
+/** Where a pickup page ended: the key of its last item within one recipient's box. */
+export type MailboxPosition = { created_at: number; id: string };
+
+export interface PickupQuery {
+  limit: number;
+  /** Resume after this item (exclusive); absent: from the oldest. */
+  after?: MailboxPosition;
+  now: number;
+}
+
+export interface PickupPage {
+  items: MailboxItem[];
+  /** Whether unexpired items follow the page. */
+  more: boolean;
+}
+
 /**
- * Pickup: the recipient's unexpired items of one box, oldest first, marked picked up
- * (the first pickup time is kept). Never deletes. Inside a write transaction. The range
- * holds at most the box's count (capped), and the walk stops at `limit`.
+ * Pickup: one page of the recipient's unexpired items of one box, oldest first (deposit
+ * order, the key order), marked picked up (the first pickup time is kept). Never deletes.
+ * Inside a write transaction. The range holds at most the box's count (capped), and the
+ * walk stops at the first item past the page.
  */
-export function pickupItems(t: GatewayTables, recipient: string, box: MailboxKind, limit: number, now: number): MailboxItem[] {
+export function pickupItems(t: GatewayTables, recipient: string, box: MailboxKind, q: PickupQuery): PickupPage {
   const out: MailboxItem[] = [];
   let marked = 0;
-  for (const { key, value } of t.mbox.getRange({ start: [recipient, box], end: [recipient, box, MAX_TS] })) {
-    if (value.expires_at <= now) continue;
+  let more = false;
+  const start = q.after ? [recipient, box, q.after.created_at, q.after.id] : [recipient, box];
+  for (const { key, value } of t.mbox.getRange({ start, end: [recipient, box, MAX_TS] })) {
+    if (value.expires_at <= q.now) continue;
+    if (q.after && value.created_at === q.after.created_at && value.id === q.after.id) continue;
+    if (out.length >= q.limit) {
+      more = true;
+      break;
+    }
     let item = value;
     if (item.picked_up_at === null) {
-      item = { ...item, picked_up_at: now };
+      item = { ...item, picked_up_at: q.now };
       t.mbox.putSync(key, item);
       marked++;
     }
     out.push(item);
-    if (out.length >= limit) break;
   }
   if (marked > 0) addToCount(t, recipient, undefined, 0, marked);
-  return out;
+  return { items: out, more };
 }
 
 export type AckResult = 'ok' | 'not_found' | 'forbidden';

@@ -17,13 +17,19 @@ export interface RosterCommand {
   keys: string[];
 }
 
+/** Digits only (no sign, exponent or fraction), exactly representable: 16 digits reach Number.MAX_SAFE_INTEGER. */
+export function parseSeq(v: string | undefined): number | undefined {
+  if (v === undefined || !/^\d{1,16}$/.test(v)) return undefined;
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** Shape of a kind 450 (no state needed): the command, or a rejection message. */
 export function parseRosterEvent(e: NostrEvent): RosterCommand | string {
   const group = onlyTag(e, 'h');
   if (!isGroupId(group)) return 'invalid: kind 450 needs exactly one h tag with the group id';
-  const seqRaw = onlyTag(e, 'seq');
-  const seq = decimal(seqRaw);
-  if (seq === undefined || !Number.isSafeInteger(seq)) return 'invalid: kind 450 needs exactly one seq tag with a decimal integer';
+  const seq = parseSeq(onlyTag(e, 'seq'));
+  if (seq === undefined) return `invalid: kind 450 needs exactly one seq tag with a decimal integer of at most ${Number.MAX_SAFE_INTEGER}`;
   const op = onlyTag(e, 'op');
   if (op === undefined || !(ROSTER_OPS as readonly string[]).includes(op)) {
     return `invalid: kind 450 needs one op tag: ${ROSTER_OPS.join(', ')}`;
@@ -45,30 +51,54 @@ export function mayManage(roster: RosterRecord | undefined, pubkey: string, isRe
   return roster !== undefined && (roster.owner === pubkey || roster.admins.includes(pubkey));
 }
 
+/** What decideRoster needs to know besides the roster itself. */
+export interface RosterContext {
+  author: string;
+  connection: readonly string[];
+  isRelayAdmin: (pk: string) => boolean;
+  /** Whether the relay has seen traffic for the group (group-policy.ts groupHasTraffic); read only for bootstrap. */
+  hasTraffic: () => boolean;
+  /** roster_max_seq_step. */
+  maxSeqStep: number;
+  /**
+   * group_policy "roster": groups are created by clients, so any authenticated connection may
+   * bootstrap a group the relay has never seen (its author becomes owner). Otherwise relay
+   * admins provision groups, as before.
+   */
+  openBootstrap: boolean;
+}
+
 /**
  * Who may apply `cmd` given the roster as it is now, and whether its seq is next. Runs
  * once as a cheap pre-check in the EVENT policy and again inside the write transaction,
  * where the answer is final: two 450s racing for one seq both pass the first check, and
  * the transaction order decides the winner.
  */
-export function decideRoster(
-  cmd: RosterCommand,
-  roster: RosterRecord | undefined,
-  signers: { author: string; connection: readonly string[] },
-  isRelayAdmin: (pk: string) => boolean,
-): string | undefined {
-  const ok = mayManage(roster, signers.author, isRelayAdmin) || signers.connection.some((pk) => mayManage(roster, pk, isRelayAdmin));
-  if (!ok) {
-    if (signers.connection.length === 0) return `auth-required: roster changes for group ${cmd.group} need its owner, one of its admins or a relay admin`;
-    return `restricted: only the owner, an admin of group ${cmd.group} or a relay admin may change its roster`;
-  }
+export function decideRoster(cmd: RosterCommand, roster: RosterRecord | undefined, x: RosterContext): string | undefined {
+  const signers = [x.author, ...x.connection];
+  const step = x.maxSeqStep;
   if (cmd.op === 'bootstrap') {
     if (roster !== undefined) return `invalid: group ${cmd.group} already has a roster (bootstrap needs an unknown group)`;
+    if (cmd.seq > step) return `invalid: sequence ${cmd.seq} jumps too far (last 0, max step ${step})`;
+    if (signers.some(x.isRelayAdmin)) return undefined;
+    if (!x.openBootstrap) return refuseManage(cmd, x);
+    if (x.connection.length === 0) return `auth-required: bootstrapping group ${cmd.group} needs an authenticated connection`;
+    // Whoever bootstraps becomes owner: over a group already in use (a Marmot group known only
+    // by its h) that would hand its traffic to the first taker, so only a relay admin may.
+    if (x.hasTraffic()) return `restricted: group ${cmd.group} already has traffic; only a relay admin may bootstrap its roster`;
     return undefined;
   }
+  if (!signers.some((pk) => mayManage(roster, pk, x.isRelayAdmin))) return refuseManage(cmd, x);
   if (roster === undefined) return `invalid: unknown group ${cmd.group}; bootstrap it first`;
   if (cmd.seq <= roster.last_seq) return `invalid: stale sequence ${cmd.seq} (last ${roster.last_seq})`;
+  // Bounded so that no one 450 can push seq to the end of its range and freeze the roster.
+  if (cmd.seq - roster.last_seq > step) return `invalid: sequence ${cmd.seq} jumps too far (last ${roster.last_seq}, max step ${step})`;
   return undefined;
+}
+
+function refuseManage(cmd: RosterCommand, x: RosterContext): string {
+  if (x.connection.length === 0) return `auth-required: roster changes for group ${cmd.group} need its owner, one of its admins or a relay admin`;
+  return `restricted: only the owner, an admin of group ${cmd.group} or a relay admin may change its roster`;
 }
 
 const KEY_END = '\uffff';
@@ -136,17 +166,9 @@ function countMembers(t: GatewayTables, group: string): number {
  * with the committed state (a losing racer gets WriteRejection, so its event is not
  * stored), then writes the roster record, the member rows and the audit-log entry.
  */
-export function applyRoster(
-  t: GatewayTables,
-  e: NostrEvent,
-  cmd: RosterCommand,
-  connection: readonly string[],
-  isRelayAdmin: (pk: string) => boolean,
-  now: number,
-  position: Position,
-): void {
+export function applyRoster(t: GatewayTables, e: NostrEvent, cmd: RosterCommand, x: RosterContext, now: number, position: Position): void {
   const before = t.roster.get(cmd.group);
-  const refusal = decideRoster(cmd, before, { author: e.pubkey, connection }, isRelayAdmin);
+  const refusal = decideRoster(cmd, before, x);
   if (refusal !== undefined) throw new WriteRejection(refusal);
   // Membership intervals: who could read before this event, compared below with after it.
   const candidates = [...cmd.keys, e.pubkey, ...(before ? [before.owner, ...before.admins] : []), ...(cmd.op === 'replace' ? listMembers(t, cmd.group) : [])];

@@ -37,18 +37,40 @@ export interface ClaimResult {
   remaining: number;
 }
 
+/**
+ * One mailbox item; its payload appears exactly once: `event` (welcome box, from a kind 1059
+ * the relay accepted: the signed gift wrap), `welcome_b64` (welcome box, deposited over REST)
+ * or `content_b64` (key-package box).
+ */
 export interface MailboxItem {
   id: string;
   recipient_pubkey: string;
   sender_pubkey: string;
-  content_b64?: string;
-  tags?: string[][];
+  tags: string[][];
   created_at: number;
   expires_at: number;
-  picked_up_at?: number | null;
-  group_id?: string;
+  picked_up_at: number | null;
+  content_b64?: string;
+  group_id?: string | null;
   welcome_b64?: string;
-  ratchet_tree_b64?: string;
+  ratchet_tree_b64?: string | null;
+  event?: NostrEvent;
+}
+
+/** A pickup page: `next` (when `has_more`) is the cursor of the following page. */
+export interface MailboxPage {
+  ok: true;
+  items: MailboxItem[];
+  has_more: boolean;
+  next: string | null;
+}
+
+/** Page size, or page size and the cursor of a previous page's `next`. */
+export type PageRequest = number | { limit?: number; cursor?: string | null };
+
+function pageQuery(recipient: string, page: PageRequest, dflt: number): string {
+  const p = typeof page === 'number' ? { limit: page } : page;
+  return query({ recipient, limit: p.limit ?? dflt, cursor: p.cursor ?? undefined });
 }
 
 export interface GroupInfo {
@@ -177,8 +199,8 @@ export class MlsRestClient {
     return this.request<{ ok: true; id: string }>('POST', '/keypackages', body);
   }
 
-  keyPackageMailbox(recipient: string, limit = 50) {
-    return this.request<{ ok: true; items: MailboxItem[] }>('GET', `/keypackages${query({ recipient, limit })}`);
+  keyPackageMailbox(recipient: string, page: PageRequest = 50) {
+    return this.request<MailboxPage>('GET', `/keypackages${pageQuery(recipient, page, 50)}`);
   }
 
   ackKeyPackage(id: string) {
@@ -189,8 +211,23 @@ export class MlsRestClient {
     return this.request<{ ok: true; id: string }>('POST', '/welcome', body);
   }
 
-  welcomeMailbox(recipient: string, limit = 20) {
-    return this.request<{ ok: true; items: MailboxItem[] }>('GET', `/welcome${query({ recipient, limit })}`);
+  welcomeMailbox(recipient: string, page: PageRequest = 20) {
+    return this.request<MailboxPage>('GET', `/welcome${pageQuery(recipient, page, 20)}`);
+  }
+
+  /** Every pending item of one box, page by page (each item once); stops after `maxPages`. */
+  async drainMailbox(box: 'welcome' | 'keypackage', recipient: string, limit = 100, maxPages = 100): Promise<MailboxItem[]> {
+    const out: MailboxItem[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i < maxPages; i++) {
+      const page: PageRequest = { limit, cursor };
+      const r: ApiResponse<MailboxPage> = box === 'welcome' ? await this.welcomeMailbox(recipient, page) : await this.keyPackageMailbox(recipient, page);
+      if (!r.ok || !r.data) throw new Error(`mailbox pickup failed: ${r.status} ${r.text}`);
+      out.push(...r.data.items);
+      if (!r.data.has_more || r.data.next === null) return out;
+      cursor = r.data.next;
+    }
+    return out;
   }
 
   ackWelcome(id: string) {

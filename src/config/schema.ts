@@ -140,7 +140,9 @@ const mls_gateway = table(
     enabled: f(c.bool, true),
     admin_pubkeys: f(c.pubkeyList, []),
     system_secret_key: f(c.secretKey),
-    group_policy: f(c.oneOf('members', 'authenticated', 'open'), 'members'),
+    // "roster": members only where a 450 roster exists, any authenticated pubkey elsewhere, so
+    // Marmot groups (which never publish 450s) work out of the box while rostered groups stay closed.
+    group_policy: f(c.oneOf('roster', 'members', 'authenticated', 'open'), 'roster'),
     membership_from_giftwrap: f(c.bool, true),
     // Opt-in: clients must tag their Commits (mls_commit) and wait for OK before sending Welcomes.
     commit_fencing: f(c.bool, false),
@@ -155,6 +157,9 @@ const mls_gateway = table(
     mailbox_deposits_per_minute: f(positive, 300),
     message_archive_ttl_days: f(positive, 30),
     roster_policy_ttl_days: f(positive, 365),
+    // How far one 450 may move a roster's seq: a single 450 can then never exhaust the seq space
+    // (at 1000 a step, Number.MAX_SAFE_INTEGER is 9e12 roster changes away).
+    roster_max_seq_step: f(positive, 1000),
     enable_api: f(c.bool, true),
     api_prefix: f(c.apiPrefix, '/api/v1'),
     storage_backend: f(c.onlyLmdb, 'lmdb'),

@@ -100,7 +100,7 @@ export interface MlsGatewayConfig {
   enabled: boolean;
   admin_pubkeys: string[];
   system_secret_key?: string; // hex; never logged
-  group_policy: 'members' | 'authenticated' | 'open';
+  group_policy: 'roster' | 'members' | 'authenticated' | 'open'; // default "roster"
   membership_from_giftwrap: boolean;
   /** RFC 9750 §5.2: refuse a second ["mls_commit", N] 445 per (group, epoch); default false. */
   commit_fencing: boolean;
@@ -113,6 +113,7 @@ export interface MlsGatewayConfig {
   mailbox_deposits_per_minute: number; // per sender (authenticated pubkey, else client address), default 300
   message_archive_ttl_days: number; // default 30
   roster_policy_ttl_days: number; // default 365
+  roster_max_seq_step: number; // most one 450 may raise a roster's seq (and the highest bootstrap seq), default 1000
   enable_api: boolean; // default true
   api_prefix: string; // default "/api/v1"
   /** Always "lmdb": accepted so the gateway docs' key loads; any other backend is a config error. */

@@ -14,6 +14,8 @@ import { claimOne, stockOf } from './keypackages.js';
 import { readInOrder, type OrderIndex } from './order.js';
 import { mailboxFullMessage, randomId, type Gateway } from './gateway.js';
 import { checkNip98 } from './nip98.js';
+import { mayUseGroup } from './group-policy.js';
+import { decodeMailboxCursor, encodeMailboxCursor, itemView } from './mailbox-wire.js';
 import { decodesAs, isGroupId, parseKey } from './tags.js';
 import { nowSec, type MailboxItem, type MailboxKind } from './tables.js';
 
@@ -123,28 +125,6 @@ function b64Field(v: unknown, name: string, required: boolean): string | null {
   return v;
 }
 
-/** The wire shape of a mailbox item (never our bookkeeping fields). */
-function itemView(item: MailboxItem): Record<string, unknown> {
-  const fromEvent = item.event ? Buffer.from(JSON.stringify(item.event)).toString('base64') : undefined;
-  const out: Record<string, unknown> = {
-    id: item.id,
-    recipient_pubkey: item.recipient_pubkey,
-    sender_pubkey: item.sender_pubkey,
-    content_b64: fromEvent ?? item.content_b64,
-    tags: item.tags,
-    created_at: item.created_at,
-    expires_at: item.expires_at,
-    picked_up_at: item.picked_up_at,
-  };
-  if (item.box === 'welcome') {
-    out.group_id = item.group_id ?? null;
-    out.welcome_b64 = fromEvent ?? item.welcome_b64 ?? item.content_b64;
-    out.ratchet_tree_b64 = item.ratchet_tree_b64 ?? null;
-    if (item.event) out.event = item.event;
-  }
-  return out;
-}
-
 /**
  * The REST API of PROTOCOL.md under api_prefix (fixed at start; enable_api is read on each
  * request). Every endpoint but none authenticates with NIP-98 first; every answer is JSON.
@@ -226,7 +206,9 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     }
     return out;
   };
-  const mayView = (id: string, pk: string) => gw.isRelayAdmin(pk) || isMember(gw.t, id, pk);
+  // The registry row follows the group's 445 read rule; the roster (450s) stays with members and admins.
+  const mayView = (id: string, pk: string) => gw.isRelayAdmin(pk) || mayUseGroup(gw.t, gw.cfg().group_policy, id, [pk]);
+  const mayViewRoster = (id: string, pk: string) => gw.isRelayAdmin(pk) || isMember(gw.t, id, pk);
   const mayEditGroup = (id: string, pk: string) => {
     if (gw.isRelayAdmin(pk)) return true;
     const r = gw.t.roster.get(id);
@@ -237,9 +219,13 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     const recipient = keyField(url.searchParams.get('recipient'), 'recipient');
     if (recipient !== caller) throw forbidden('only the recipient may pick up its mailbox');
     const limit = Math.max(1, intParam(url.searchParams.get('limit'), 'limit', dflt, MAX_PAGE));
-    const items = await ctx.writer.run(() => pickupItems(gw.t, recipient, box, limit, nowSec()));
+    const after = decodeMailboxCursor(url.searchParams.get('cursor'));
+    if (after === null) throw bad('cursor must be the next value of a previous page');
+    const { items, more } = await ctx.writer.run(() => pickupItems(gw.t, recipient, box, { limit, after, now: nowSec() }));
     gw.refreshMailbox(recipient);
-    return [200, { ok: true, items: items.map(itemView) }];
+    // null on the last page, as GET /groups: a new pass starts without a cursor (acked items are gone).
+    const next = more ? encodeMailboxCursor(items[items.length - 1]!) : null;
+    return [200, { ok: true, items: items.map(itemView), has_more: more, next }];
   };
 
   const ack = async (id: string, caller: string, box: MailboxKind): Promise<[number, unknown]> => {
@@ -340,7 +326,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     }),
     route('GET', '/groups/([^/]+)/roster', ({ pubkey, params, url }) => {
       const id = params[0]!;
-      const r = mayView(id, pubkey) ? gw.t.roster.get(id) : undefined;
+      const r = mayViewRoster(id, pubkey) ? gw.t.roster.get(id) : undefined;
       if (!r) throw notFound(`group ${id} not found`);
       const limit = Math.max(1, intParam(url.searchParams.get('limit'), 'limit', 50, MAX_PAGE));
       const cursor = intParam(url.searchParams.get('cursor'), 'cursor', Number.MAX_SAFE_INTEGER);
@@ -440,8 +426,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
       const b = parseJson(body);
       const group = b.group_id;
       if (typeof group !== 'string' || !isGroupId(group)) throw bad('group_id must be a non-empty string');
-      const policy = gw.cfg().group_policy;
-      if (policy === 'members' && !isMember(gw.t, group, pubkey)) throw forbidden(`not a member of group ${group}`);
+      if (!mayUseGroup(gw.t, gw.cfg().group_policy, group, [pubkey])) throw forbidden(`not a member of group ${group}`);
       return page('group', group, b, client);
     }, 'read'),
   ];

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
 import { GroupActor, recordGroupMessage, touchGroup } from '../../actors/group.js';
 import { depositItem, MailboxActor, mailboxCount, mailboxRecipients } from '../../actors/mailbox.js';
-import { addMemberFromGiftwrap, applyRoster, decideRoster, isMember, parseRosterEvent, RosterActor } from '../../actors/roster.js';
+import { addMemberFromGiftwrap, applyRoster, decideRoster, isMember, parseRosterEvent, RosterActor, type RosterCommand, type RosterContext } from '../../actors/roster.js';
 import type { Supervised } from '../../actors/supervisor.js';
 import { rateSubject } from '../access/ip.js';
 import type { MlsGatewayConfig } from '../config/types.js';
@@ -24,6 +24,7 @@ import {
   referencesKeyPackage,
   stockOf,
 } from './keypackages.js';
+import { groupHasTraffic, groupRule, mayUseGroup } from './group-policy.js';
 import { RateWindows } from './rate.js';
 import { countRejection, newStats, type GatewayStats, type GatewayStatsSnapshot } from './stats.js';
 import { countTags, decimal, isGroupId, isHexKey, onlyTag, tagValues } from './tags.js';
@@ -162,12 +163,12 @@ export class Gateway {
         if (countTags(e, 'k') > 0 && decimal(onlyTag(e, 'k')) === undefined) return 'invalid: kind 445 k tag must be one decimal epoch';
         const badCommit = checkCommitTag(e);
         if (badCommit) return badCommit;
-        if (cfg.group_policy !== 'open' && c.pubkeys.length === 0) {
-          return `auth-required: kind 445 needs a connection authenticated as ${cfg.group_policy === 'members' ? 'a member of the group' : 'any pubkey'}`;
+        const roster = this.t.roster.get(group);
+        const rule = groupRule(cfg.group_policy, roster);
+        if (rule !== 'open' && c.pubkeys.length === 0) {
+          return `auth-required: kind 445 needs a connection authenticated as ${rule === 'members' ? 'a member of the group' : 'any pubkey'}`;
         }
-        if (cfg.group_policy === 'members' && !c.pubkeys.some((pk) => isMember(this.t, group, pk))) {
-          return `restricted: not a member of group ${group}`;
-        }
+        if (!mayUseGroup(this.t, cfg.group_policy, group, c.pubkeys, roster)) return `restricted: not a member of group ${group}`;
         const lim = cfg.rate_limits.max_group_messages_per_minute;
         if (!this.rates.hit(`grp:${group}`, lim, MINUTE)) return `rate-limited: group ${group} is limited to ${lim} messages per minute`;
         return undefined;
@@ -195,7 +196,7 @@ export class Gateway {
       case 450: {
         const cmd = parseRosterEvent(e);
         if (typeof cmd === 'string') return cmd;
-        return decideRoster(cmd, this.t.roster.get(cmd.group), { author: e.pubkey, connection: c.pubkeys }, this.isRelayAdmin);
+        return decideRoster(cmd, this.t.roster.get(cmd.group), this.rosterContext(cmd, e, c));
       }
       case 1059: {
         const recipient = onlyTag(e, 'p');
@@ -287,7 +288,7 @@ export class Gateway {
           actor: `roster:${cmd.group}`,
           run: (position) => {
             const now = nowSec();
-            applyRoster(this.t, e, cmd, c.pubkeys, this.isRelayAdmin, now, position);
+            applyRoster(this.t, e, cmd, this.rosterContext(cmd, e, c), now, position);
             touchGroup(this.t, cmd.group, now);
           },
         };
@@ -327,6 +328,17 @@ export class Gateway {
       default:
         return undefined;
     }
+  }
+
+  private rosterContext(cmd: RosterCommand, e: NostrEvent, c: Client): RosterContext {
+    return {
+      author: e.pubkey,
+      connection: c.pubkeys,
+      isRelayAdmin: this.isRelayAdmin,
+      hasTraffic: () => groupHasTraffic(this.t, this.ctx.store, cmd.group),
+      maxSeqStep: this.cfg().roster_max_seq_step,
+      openBootstrap: this.cfg().group_policy === 'roster',
+    };
   }
 
   /** membership_from_giftwrap: the publishing connection is a relay admin or an owner/admin of the group. */
@@ -425,10 +437,12 @@ export class Gateway {
         if (c.pubkeys.length === 0) return false;
         if (policy === 'authenticated') return true;
         const group = onlyTag(e, 'h');
-        return (
-          group !== undefined &&
-          c.pubkeys.some((pk) => isMember(this.t, group, pk, this.rosterNow(group)) && (position === undefined || this.memberAt(group, pk, position)))
-        );
+        if (group === undefined) return false;
+        const roster = this.rosterNow(group);
+        if (!mayUseGroup(this.t, policy, group, c.pubkeys, roster)) return false;
+        // Stored results of a rostered group: only from the periods the reader was a member (intervals).
+        if (position === undefined || groupRule(policy, roster) !== 'members') return true;
+        return c.pubkeys.some((pk) => isMember(this.t, group, pk, roster) && this.memberAt(group, pk, position));
       }
       case 446: {
         const p = onlyTag(e, 'p');

@@ -6,8 +6,9 @@ import { gatewayRoutes } from './api.js';
 import { Gateway, RESTRICTED_KINDS } from './gateway.js';
 import { sweepKeyPackages } from './keypackages.js';
 import { publishStats } from './stats.js';
+import { parseSeq } from '../../actors/roster.js';
 import { cachedOwnersBelow } from './stock-levels.js';
-import { decimal, onlyTag } from './tags.js';
+import { onlyTag } from './tags.js';
 import { nowSec } from './tables.js';
 
 /** How often expired KeyPackages, mailbox items and archived messages are removed (reads already hide them). */
@@ -93,7 +94,7 @@ async function sweepOnce(gw: Gateway): Promise<void> {
     for (const e of rosters) {
       ctx.writer.removeById(e.id);
       const group = onlyTag(e, 'h');
-      const seq = decimal(onlyTag(e, 'seq'));
+      const seq = parseSeq(onlyTag(e, 'seq'));
       if (group !== undefined && seq !== undefined && t.rosterLog.get([group, seq])?.id === e.id) t.rosterLog.removeSync([group, seq]);
     }
   });

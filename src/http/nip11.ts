@@ -53,6 +53,7 @@ export function relayInformation(cfg: Config, verifyBackend: string): Record<str
     doc.mls_gateway = {
       kinds: GATEWAY_KINDS,
       group_policy: gw.group_policy,
+      roster_max_seq_step: gw.roster_max_seq_step,
       welcome: 'gift-wrapped-444',
       noise_dm: { kind: 446, version: 'noise.1' },
     };

@@ -7,6 +7,8 @@ import * as nip44 from 'nostr-tools/nip44';
 import * as nip98 from 'nostr-tools/nip98';
 import {
   KIND,
+  MlsRestClient,
+  toBase64,
   authenticate,
   buildAddressableKeyPackageEvent,
   buildAuthEvent,
@@ -218,4 +220,27 @@ test('NIP-42: AUTH event shape, and authenticate() on a real relay with two keys
   const pubkeys = await authenticate(ws, [alice.sk, bob.sk], { relayUrl: relay.url, challenge: await challenge });
   assert.deepEqual(pubkeys, [alice.pk, bob.pk]);
   await assert.rejects(authenticate(ws, [alice.sk], { relayUrl: relay.url, challenge: 'wrong-challenge' }), /refused AUTH/);
+});
+
+test('MlsRestClient mailbox pages: cursor, has_more, next; drainMailbox returns every pending item once', async (t) => {
+  const relay = await startRelay({ toml: '[extensions.mls_gateway]\nenabled = true\n' });
+  t.after(() => stopRelay(relay));
+  const sender = new MlsRestClient({ baseUrl: relay.httpUrl, secretKey: alice.sk });
+  const recipient = sender.as(bob.sk);
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const d = await sender.depositWelcome({ recipient: bob.pk, sender: alice.pk, welcome_b64: toBase64(new Uint8Array([i, i])) });
+    assert.equal(d.status, 200, d.text);
+    ids.push(d.data!.id);
+  }
+  const first = await recipient.welcomeMailbox(bob.pk, { limit: 2 });
+  assert.equal(first.data!.items.length, 2);
+  assert.equal(first.data!.has_more, true);
+  const second = await recipient.welcomeMailbox(bob.pk, { limit: 2, cursor: first.data!.next });
+  assert.equal(second.data!.items.length, 2);
+  assert.ok(second.data!.items.every((i) => !first.data!.items.some((f) => f.id === i.id)));
+  const all = await recipient.drainMailbox('welcome', bob.pk, 2);
+  assert.deepEqual(all.map((i) => i.id).sort(), [...ids].sort());
+  assert.ok(all.every((i) => i.welcome_b64 !== undefined && i.content_b64 === undefined && i.event === undefined));
+  assert.deepEqual((await recipient.welcomeMailbox(bob.pk, 20)).data!.next, null);
 });

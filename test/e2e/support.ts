@@ -9,7 +9,7 @@ import type { Keys, RawClient, ReqResult } from '../helpers/ws-client.js';
 
 export interface GatewayConfig {
   admins: string[];
-  groupPolicy?: 'members' | 'authenticated' | 'open';
+  groupPolicy?: 'roster' | 'members' | 'authenticated' | 'open';
   auth?: boolean;
   /** Extra lines appended inside [extensions.mls_gateway]. */
   gatewayExtra?: string;

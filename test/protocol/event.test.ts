@@ -143,12 +143,17 @@ test('unparseable or malformed frames → NOTICE, and the connection keeps worki
   assert.equal(res.eose, true);
 });
 
-test(`frame larger than max_message_length (${MAX_MESSAGE_LENGTH}) → NOTICE, connection still usable`, async (t) => {
+test(`frame larger than max_message_length (${MAX_MESSAGE_LENGTH}): an EVENT gets OK false with its id, other frames a NOTICE; connection still usable`, async (t) => {
   const c = await rawClient(t, relay().url);
   const keys = newKeys();
   const big = signEvent(keys, { content: 'x'.repeat(MAX_MESSAGE_LENGTH + 100) });
   c.send(['EVENT', big]);
-  const notice = await c.nextMatching((m) => m[0] === 'NOTICE' || (m[0] === 'OK' && m[1] === big.id), 5_000, 'NOTICE for oversized frame');
+  const ok = await c.nextMatching((m) => m[0] === 'NOTICE' || (m[0] === 'OK' && m[1] === big.id), 5_000, 'OK for oversized EVENT');
+  assert.equal(ok[0], 'OK', `expected OK, got ${JSON.stringify(ok)}`);
+  assert.equal(ok[2], false);
+  assert.match(String(ok[3]), /^invalid: event too large \(\d+ bytes, max 8192\)$/);
+  c.send(['REQ', 'huge', { '#t': ['y'.repeat(MAX_MESSAGE_LENGTH)] }]);
+  const notice = await c.nextMatching((m) => m[0] === 'NOTICE' || m[0] === 'CLOSED' || m[0] === 'EOSE', 5_000, 'NOTICE for oversized REQ');
   assert.equal(notice[0], 'NOTICE', `expected NOTICE, got ${JSON.stringify(notice)}`);
   assert.equal(c.closed, false, 'connection must stay open');
   const small = signEvent(keys, { content: 'small' });

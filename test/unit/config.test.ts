@@ -264,6 +264,15 @@ describe('loadConfig: errors', () => {
     assert.doesNotMatch(err.message, /topsecretvalue|12345/);
   });
 
+  test('group_policy defaults to "roster"; bad policy and seq step are config errors', () => {
+    const d = loadText('').extensions.mls_gateway;
+    assert.equal(d.group_policy, 'roster');
+    assert.equal(d.roster_max_seq_step, 1000);
+    const err = configError(() => loadText('[extensions.mls_gateway]\ngroup_policy = "anyone"\nroster_max_seq_step = 0\n'));
+    assert.match(err.message, /extensions\.mls_gateway\.group_policy: expected one of "roster", "members", "authenticated", "open"/);
+    assert.match(err.message, /extensions\.mls_gateway\.roster_max_seq_step: expected a positive integer, got 0/);
+  });
+
   test('syntax errors carry line and column', () => {
     const err = configError(() => loadText('[network]\nport = = 3\n'));
     assert.match(err.message, /config error in .*relay\.toml: line 2, column \d+: /);
