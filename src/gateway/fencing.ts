@@ -43,13 +43,20 @@ export function fencedMessage(group: string, epoch: number, winner: string): str
 /**
  * Inside the Commit's write transaction: true when it is the first Commit of (group,
  * epoch) in relay order (and is now recorded as the winner). With fencing on, a later
- * one throws WriteRejection naming the winner, so it is not stored.
+ * one throws WriteRejection naming the winner, so it is not stored; so does a Commit for
+ * an epoch other than the group's current one once that is known, because a member could
+ * otherwise claim a future epoch in advance and block the real Commit when the group gets
+ * there (or bury a past one). The first Commit the relay sees for a group sets the epoch.
  */
 export function fenceCommit(t: GatewayTables, group: string, epoch: number, id: string, fencing: boolean): boolean {
   const winner = t.commits.get([group, epoch]);
   if (winner !== undefined) {
     if (fencing) throw new WriteRejection(fencedMessage(group, epoch, winner));
     return false;
+  }
+  const current = t.groups.get(group)?.last_epoch ?? null;
+  if (fencing && current !== null && epoch !== current) {
+    throw new WriteRejection(`blocked: epoch ${epoch} of group ${group} is not its current epoch ${current}`);
   }
   t.commits.putSync([group, epoch], id);
   t.commitIds.putSync(id, [group, epoch]);

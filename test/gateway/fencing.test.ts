@@ -67,8 +67,13 @@ test('fencing on: the second Commit for an epoch is refused naming the winner; l
   // Application messages never move it, whatever their k tag.
   await publishOk(c, groupMessage(group, 999999999999999));
   assert.equal(await lastEpoch(relay, group), 2, 'k tag of an application message ignored');
-  // A Commit for an epoch that is not next is stored (its epoch is fenced) but does not move it.
-  await publishOk(c, commitMessage(group, 999999999999999));
+  // A Commit for an epoch that is not the current one is refused: nobody can claim a future
+  // epoch in advance (and block the real Commit there) or jump the registry to it.
+  assert.equal(
+    await publishRejected(c, commitMessage(group, 999999999999999), 'blocked:'),
+    `blocked: epoch 999999999999999 of group ${group} is not its current epoch 2`,
+  );
+  assert.equal(await publishRejected(c, commitMessage(group, 3), 'blocked:'), `blocked: epoch 3 of group ${group} is not its current epoch 2`);
   assert.equal(await lastEpoch(relay, group), 2, 'no jump to an epoch out of reach');
   await publishOk(c, commitMessage(group, 2));
   assert.equal(await lastEpoch(relay, group), 3);
