@@ -1,43 +1,33 @@
+import { RateBuckets } from '../access/rate-limit.js';
+
 /**
- * Fixed-window counters keyed by string (per owner, per group, per (caller, owner)). In
- * memory on purpose: a restart forgives, and nothing on the write path waits for disk.
+ * The gateway's limits (per owner, per group, per (caller, owner), per sender) counted by
+ * the relay's one rate-limit implementation (access/rate-limit.ts, sliding window), with
+ * an optional limit: undefined means no limit. In memory on purpose: a restart forgives,
+ * and nothing on the write path waits for disk.
  */
 export class RateWindows {
-  private readonly windows = new Map<string, { start: number; count: number }>();
+  private readonly buckets = new RateBuckets();
 
-  /** Count one hit; false when `limit` hits were already counted in the current window. */
+  /** Count one hit; false when `limit` hits already weigh on the sliding window. */
   hit(key: string, limit: number | undefined, windowMs: number, now = Date.now()): boolean {
-    if (limit === undefined) return true;
-    const w = this.windows.get(key);
-    if (w === undefined || now - w.start >= windowMs) {
-      this.windows.set(key, { start: now, count: 1 });
-      return true;
-    }
-    if (w.count >= limit) return false;
-    w.count++;
-    return true;
+    return limit === undefined || this.buckets.take([key], limit, windowMs, now);
   }
 
   /**
-   * One hit for each key, all or nothing: false (and nothing counted) when any key's window
-   * is full, so a subject refused under one key does not use up its others.
+   * One hit for each key, all or nothing: false (and nothing counted) when any key is full,
+   * so a subject refused under one key does not use up its others.
    */
   hitAll(keys: readonly string[], limit: number | undefined, windowMs: number, now = Date.now()): boolean {
-    if (limit === undefined) return true;
-    for (const k of keys) {
-      const w = this.windows.get(k);
-      if (w !== undefined && now - w.start < windowMs && w.count >= limit) return false;
-    }
-    for (const k of keys) this.hit(k, limit, windowMs, now);
-    return true;
+    return limit === undefined || this.buckets.take(keys, limit, windowMs, now);
   }
 
-  /** Drop windows older than `maxWindowMs` (called from the gateway's sweep timer). */
-  prune(maxWindowMs: number, now = Date.now()): void {
-    for (const [k, w] of this.windows) if (now - w.start >= maxWindowMs) this.windows.delete(k);
+  /** Drop counters that no longer weigh on any decision (called from the gateway's sweep timer). */
+  prune(_maxWindowMs: number, now = Date.now()): void {
+    this.buckets.sweep(now);
   }
 
   get size(): number {
-    return this.windows.size;
+    return this.buckets.size;
   }
 }
