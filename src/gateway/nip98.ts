@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { unpackEventFromToken } from 'nostr-tools/nip98';
 import { validateEvent } from '../protocol/event-validate.js';
 import { namesOwnUrl } from '../protocol/relay-url.js';
 import type { VerifyPool } from '../verify/pool.js';
@@ -34,9 +35,13 @@ export async function checkNip98(
   if (!header) return { ok: false, error: 'missing Authorization header (NIP-98: "Nostr <base64 event>")' };
   const m = /^Nostr\s+(\S+)\s*$/i.exec(header);
   if (!m) return { ok: false, error: 'Authorization scheme must be "Nostr" (NIP-98)' };
+  // nostr-tools unpacks the token (strict base64, where Buffer.from would skip garbage). Its
+  // validateEvent is not used: it hashes JSON.stringify(body) instead of the raw bytes NIP-98
+  // names, verifies with pure JS on this thread, compares `u` as one exact string and throws on
+  // a one-element method tag; the checks below are this relay's.
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(m[1]!, 'base64').toString('utf8'));
+    raw = await unpackEventFromToken(m[1]!);
   } catch {
     return { ok: false, error: 'Authorization token is not base64-encoded JSON' };
   }
