@@ -47,11 +47,11 @@ function removeItem(t: GatewayTables, item: MailboxItem): void {
  * (the first pickup time is kept). Never deletes. Inside a write transaction. The range
  * holds at most the box's count (capped), and the walk stops at `limit`.
  */
-export function pickupItems(t: GatewayTables, recipient: string, box: MailboxKind, limit: number, now: number): MailboxItem[] {
+export function pickupItems(t: GatewayTables, recipient: string, box: MailboxKind, limit: number, now: number, device?: string): MailboxItem[] {
   const out: MailboxItem[] = [];
   let marked = 0;
   for (const { key, value } of t.mbox.getRange({ start: [recipient, box], end: [recipient, box, MAX_TS] })) {
-    if (value.expires_at <= now) continue;
+    if (value.expires_at <= now || !forDevice(value, device)) continue;
     let item = value;
     if (item.picked_up_at === null) {
       item = { ...item, picked_up_at: now };
@@ -65,15 +65,24 @@ export function pickupItems(t: GatewayTables, recipient: string, box: MailboxKin
   return out;
 }
 
-export type AckResult = 'ok' | 'not_found' | 'forbidden';
+/** A pickup for `device` sees the items addressed to it and those addressed to no device; without one, all. */
+function forDevice(item: MailboxItem, device: string | undefined): boolean {
+  return device === undefined || item.device == null || item.device === device;
+}
 
-/** Acknowledgement deletes the item; only its recipient may. Inside a write transaction. */
-export function ackItem(t: GatewayTables, id: string, box: MailboxKind, callers: readonly string[], now: number): AckResult {
+export type AckResult = 'ok' | 'not_found' | 'forbidden' | 'other_device';
+
+/**
+ * Acknowledgement deletes the item; only its recipient may, and an ack that names a device
+ * may not delete an item addressed to another one. Inside a write transaction.
+ */
+export function ackItem(t: GatewayTables, id: string, box: MailboxKind, callers: readonly string[], now: number, device?: string): AckResult {
   const loc = t.mboxId.get(id);
   if (loc === undefined || loc[1] !== box) return 'not_found';
   const item = t.mbox.get([loc[0], loc[1], loc[2], id]);
   if (item === undefined || item.expires_at <= now) return 'not_found';
   if (!callers.includes(item.recipient_pubkey)) return 'forbidden';
+  if (!forDevice(item, device)) return 'other_device';
   removeItem(t, item);
   return 'ok';
 }
