@@ -9,13 +9,14 @@ import { StorageUnavailable } from '../storage/writer.js';
 import type { Route } from '../http/router.js';
 import type { Client } from '../pipeline/types.js';
 import type { Filter, NostrEvent } from '../protocol/types.js';
-import { claimOne, claimPerDevice, deviceOfRecord, stockOf, type Claimed, type ClaimWant } from './keypackages.js';
+import { claimOne, claimPerDevice, deviceOfRecord, stockOf, suiteOfRecord, type Claimed } from './keypackages.js';
 import { claimRequest } from './claim-request.js';
+import { suiteHex } from './mls-keypackage.js';
 import { DEVICE_RULE, isDeviceId } from './devices.js';
 import { mailboxFullMessage, randomId, type Gateway } from './gateway.js';
 import { checkNip98 } from './nip98.js';
 import { decodesAs, isGroupId, parseKey } from './tags.js';
-import { nowSec, type MailboxItem, type MailboxKind } from './tables.js';
+import { nowSec, type KpRecord, type MailboxItem, type MailboxKind } from './tables.js';
 
 class HttpError extends Error {
   constructor(
@@ -118,6 +119,12 @@ function b64Field(v: unknown, name: string, required: boolean): string | null {
   }
   if (typeof v !== 'string' || !decodesAs(v, 'base64')) throw bad(`${name} must be non-empty base64`);
   return v;
+}
+
+/** The suite of a stock entry in hex (`0x0001`), as the KeyPackage itself says; the tag for records older than that. */
+function suiteName(k: KpRecord): string | null {
+  const id = suiteOfRecord(k);
+  return id === undefined ? k.ciphersuite : suiteHex(id);
 }
 
 /** `device=ID` on a pickup or an ack (devices.ts); absent: the whole identity. */
@@ -368,7 +375,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
         id: k.id,
         owner: k.owner,
         kind: k.kind,
-        ciphersuite: k.ciphersuite,
+        ciphersuite: suiteName(k),
         key_ref: k.key_ref,
         device: deviceOfRecord(k),
         last_resort: k.last_resort ?? false,
