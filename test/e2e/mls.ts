@@ -107,6 +107,22 @@ export async function commitRemove(state: ClientState, nostrPubkey: string): Pro
   return { state: res.newState, commit: encodeMlsMessage(res.commit), epoch };
 }
 
+/** The leaf of one device: identities are shared by an identity's devices, signature keys are not. */
+export function leafIndexOfDevice(state: ClientState, device: OwnKeyPackage): number {
+  const key = toHex(device.publicPackage.leafNode.signaturePublicKey);
+  for (let i = 0; i < state.ratchetTree.length; i += 2) {
+    const n = state.ratchetTree[i];
+    if (n?.nodeType === 'leaf' && toHex(n.leaf.signaturePublicKey) === key) return i / 2;
+  }
+  throw new Error('that device is not in the MLS group');
+}
+
+export async function commitRemoveLeaf(state: ClientState, leaf: number): Promise<{ state: ClientState; commit: Uint8Array; epoch: bigint }> {
+  const epoch = epochOf(state);
+  const res = await createCommit({ state, cipherSuite: impl }, { extraProposals: [{ proposalType: 'remove', remove: { removed: leaf } }] });
+  return { state: res.newState, commit: encodeMlsMessage(res.commit), epoch };
+}
+
 export function memberIdentities(state: ClientState): string[] {
   const out: string[] = [];
   for (let i = 0; i < state.ratchetTree.length; i += 2) {
