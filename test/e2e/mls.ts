@@ -37,9 +37,13 @@ export interface OwnKeyPackage {
 }
 
 /** The credential identity is the Nostr pubkey, as Marmot does, so members map to roster entries. */
-export async function newKeyPackage(nostrPubkey: string): Promise<OwnKeyPackage> {
+export async function newKeyPackage(nostrPubkey: string, o: { lastResort?: boolean } = {}): Promise<OwnKeyPackage> {
   const cred = { credentialType: 'basic' as const, identity: fromHex(nostrPubkey) };
-  const kp = await generateKeyPackage(cred, defaultCapabilities(), defaultLifetime, [], impl);
+  const caps = defaultCapabilities();
+  // last_resort (0x000a, draft-ietf-mls-extensions): the relay hands it out without consuming it.
+  if (o.lastResort) caps.extensions = [...caps.extensions, 0x000a];
+  const extensions = o.lastResort ? [{ extensionType: 0x000a, extensionData: new Uint8Array() }] : [];
+  const kp = await generateKeyPackage(cred, caps, defaultLifetime, extensions, impl);
   const encoded = encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: 'mls_key_package', version: 'mls10' });
   const ref = toHex(await makeKeyPackageRef(kp.publicPackage, impl.hash));
   return { ...kp, encoded, ref };
