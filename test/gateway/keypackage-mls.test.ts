@@ -64,6 +64,7 @@ test('443/30443 content must be a genuine MLS KeyPackage: decoding, both signatu
   await publishRejected(c, keyPackage(alice, [], { content: p256 }), 'invalid: KeyPackage ciphersuite 0x0002 differs from its tag 0x0001');
   await publishRejected(cb, tagged('aes-please'), 'invalid: ciphersuite tag must be hex (0x0001), decimal (1) or an RFC 9420 ciphersuite name');
   await publishRejected(c, keyPackage(alice, [['device', 'not a device id']]), 'invalid: at most one device tag');
+  await publishRejected(c, keyPackage(alice, [['single_use', 'true']]), 'invalid: single_use tag must be "1"');
 
   const stock = async (k: Keys) => (await api(relay(), k, 'GET', `/keypackages?owner=${k.pk}`)).json.keypackages;
   assert.equal((await stock(alice)).length, 3, 'only the genuine ones are in stock');
