@@ -50,6 +50,8 @@ export interface PickupQuery {
   /** Resume after this item (exclusive); absent: from the oldest. */
   after?: MailboxPosition;
   now: number;
+  /** Only items addressed to this device or to none; absent: every item of the recipient. */
+  device?: string;
 }
 
 export interface PickupPage {
@@ -70,7 +72,7 @@ export function pickupItems(t: GatewayTables, recipient: string, box: MailboxKin
   let more = false;
   const start = q.after ? [recipient, box, q.after.created_at, q.after.id] : [recipient, box];
   for (const { key, value } of t.mbox.getRange({ start, end: [recipient, box, MAX_TS] })) {
-    if (value.expires_at <= q.now) continue;
+    if (value.expires_at <= q.now || !forDevice(value, q.device)) continue;
     if (q.after && value.created_at === q.after.created_at && value.id === q.after.id) continue;
     if (out.length >= q.limit) {
       more = true;
@@ -88,15 +90,24 @@ export function pickupItems(t: GatewayTables, recipient: string, box: MailboxKin
   return { items: out, more };
 }
 
-export type AckResult = 'ok' | 'not_found' | 'forbidden';
+/** A pickup for `device` sees the items addressed to it and those addressed to no device; without one, all. */
+function forDevice(item: MailboxItem, device: string | undefined): boolean {
+  return device === undefined || item.device == null || item.device === device;
+}
 
-/** Acknowledgement deletes the item; only its recipient may. Inside a write transaction. */
-export function ackItem(t: GatewayTables, id: string, box: MailboxKind, callers: readonly string[], now: number): AckResult {
+export type AckResult = 'ok' | 'not_found' | 'forbidden' | 'other_device';
+
+/**
+ * Acknowledgement deletes the item; only its recipient may, and an ack that names a device
+ * may not delete an item addressed to another one. Inside a write transaction.
+ */
+export function ackItem(t: GatewayTables, id: string, box: MailboxKind, callers: readonly string[], now: number, device?: string): AckResult {
   const loc = t.mboxId.get(id);
   if (loc === undefined || loc[1] !== box) return 'not_found';
   const item = t.mbox.get([loc[0], loc[1], loc[2], id]);
   if (item === undefined || item.expires_at <= now) return 'not_found';
   if (!callers.includes(item.recipient_pubkey)) return 'forbidden';
+  if (!forDevice(item, device)) return 'other_device';
   removeItem(t, item);
   return 'ok';
 }

@@ -21,6 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { WebSocket } from 'ws';
+import { pooledKeyPackage } from '../../test/helpers/mls-keypackages.js';
 import { presigned, type EventSpec } from '../lib/events.js';
 import { closeAll, publish } from '../lib/load.js';
 import { initSigner, newKey, nip98, openAuthed, sign, type Key } from '../lib/nostr-auth.js';
@@ -56,14 +57,15 @@ const messageEvents = (kind: 445 | 1, count: number): EventSpec => ({
 
 // One owner per key; each owner's KeyPackages one second apart, so claims take them in order.
 const keyPackages = (): EventSpec => ({
-  name: 'gateway-kp-v1',
+  name: 'gateway-kp-v2',
   count: OWNERS * STOCK,
   keys: OWNERS,
   template: (i, now, pubkeys) => ({
     kind: 443,
     created_at: now - 3600 + Math.floor(i / OWNERS),
     tags: [['p', pubkeys[i % OWNERS]!], ['cs', '0x0001'], ['mls_ver', '1.0'], ['kpr', `bench-kp-${i}`], ['encoding', 'base64']],
-    content: randomBytes(300).toString('base64'),
+    // Genuine ts-mls KeyPackages: the relay decodes and verifies every 443.
+    content: pooledKeyPackage(),
     signer: i % OWNERS,
   }),
 });

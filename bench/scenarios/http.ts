@@ -14,6 +14,7 @@ import { MlsRestClient } from '../../src/client/rest.js';
 import { buildRosterEvent } from '../../src/client/roster.js';
 import { generateSecretKey, publicKeyOf } from '../../src/client/sign.js';
 import type { NostrEvent } from '../../src/protocol/types.js';
+import { pooledKeyPackage } from '../../test/helpers/mls-keypackages.js';
 import { cpuMicros } from '../lib/proc.js';
 import { presigned, type EventSpec } from '../lib/events.js';
 import { closeAll, open, publish } from '../lib/load.js';
@@ -52,14 +53,15 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 /** KeyPackages for OWNERS owners (signer i % OWNERS), each with a unique key ref. */
 const keyPackages = (count: number): EventSpec => ({
-  name: `http-kp-v1-${OWNERS}owners`,
+  name: `http-kp-v2-${OWNERS}owners`,
   count,
   keys: OWNERS,
   template: (i, now, pubkeys) => ({
     kind: 443,
     created_at: now - 600,
     tags: [['p', pubkeys[i % OWNERS]!], ['cs', '0x0001'], ['mls_ver', '1.0'], ['kpr', `bench-kp-${i}`], ['encoding', 'base64']],
-    content: Buffer.from(`bench keypackage ${i} ${'k'.repeat(200)}`).toString('base64'),
+    // Genuine ts-mls KeyPackages: the relay decodes and verifies every 443.
+    content: pooledKeyPackage(),
   }),
 });
 

@@ -49,6 +49,8 @@ export interface WrapOptions {
    */
   randomizeTimestamp?: boolean;
   created_at?: number;
+  /** `device` tag: the recipient's device whose KeyPackage the Welcome was made for. */
+  device?: string;
 }
 
 export function wrapSeal(seal: NostrEvent, recipientPubkey: string, o: WrapOptions = {}): NostrEvent {
@@ -59,6 +61,7 @@ export function wrapSeal(seal: NostrEvent, recipientPubkey: string, o: WrapOptio
   if (o.commitId !== undefined) tags.push(['mls_commit', o.commitId]);
   const v = o.version === undefined ? GIFT_VERSION : o.version;
   if (v !== null) tags.push(['v', v]);
+  if (o.device !== undefined) tags.push(['device', o.device]);
   const created_at = o.created_at ?? (o.randomizeTimestamp ? randomPast(TWO_DAYS) : nowSec());
   return signEvent(ephemeral, { kind: KIND.GIFT_WRAP, content: nip44.encrypt(JSON.stringify(seal), key), tags, created_at });
 }

@@ -19,6 +19,8 @@ export interface KeyPackageOptions {
   /** Default true: MLS KeyPackages must not be reused (RFC 9420 §16.8). */
   singleUse?: boolean;
   relays?: string[];
+  /** `["device", id]`: which device of the identity holds this KeyPackage's private keys. */
+  device?: string;
   /** NIP-70 `["-"]`: only the author may publish it. */
   protected?: boolean;
   vocabulary?: Vocabulary;
@@ -36,6 +38,7 @@ function keyPackageTags(pubkey: string, o: KeyPackageOptions): string[][] {
   tags.push(['encoding', o.encoding ?? 'base64']);
   if (o.singleUse ?? true) tags.push(['single_use', '1']);
   if (o.relays?.length) tags.push(['relays', ...o.relays]);
+  if (o.device !== undefined) tags.push(['device', o.device]);
   if (o.protected) tags.push(['-']);
   return [...tags, ...(o.extraTags ?? [])];
 }

@@ -26,6 +26,10 @@ export interface KeyPackageMeta {
   kind: number;
   ciphersuite?: string;
   key_ref?: string;
+  /** The `device` tag of the KeyPackage; null: the identity's default device. */
+  device?: string | null;
+  /** Carries the last_resort extension: claims hand it out without consuming it. */
+  last_resort?: boolean;
   created_at: number;
   expires_at: number;
 }
@@ -33,8 +37,26 @@ export interface KeyPackageMeta {
 export interface ClaimResult {
   ok: true;
   event: NostrEvent;
+  /** Handed out but kept in the owner's stock (not consumed). */
   last_resort: boolean;
   remaining: number;
+  device?: string | null;
+}
+
+/** What a claim may ask for; `device: null` is the default device (KeyPackages without a device tag). */
+export interface ClaimFilter {
+  /** Hex (`0x0001`), decimal (`1`) or the RFC 9420 name. */
+  ciphersuite?: string | number;
+  /** A specific KeyPackage event id. */
+  id?: string;
+  device?: string | null;
+}
+
+export interface PerDeviceClaimResult {
+  ok: true;
+  /** One KeyPackage per device of the owner. */
+  events: NostrEvent[];
+  claims: Array<{ id: string; device: string | null; last_resort: boolean; remaining: number }>;
 }
 
 /**
@@ -55,6 +77,8 @@ export interface MailboxItem {
   welcome_b64?: string;
   ratchet_tree_b64?: string | null;
   event?: NostrEvent;
+  /** The device of the recipient the item is addressed to; null: any. */
+  device?: string | null;
 }
 
 /** A pickup page: `next` (when `has_more`) is the cursor of the following page. */
@@ -68,9 +92,9 @@ export interface MailboxPage {
 /** Page size, or page size and the cursor of a previous page's `next`. */
 export type PageRequest = number | { limit?: number; cursor?: string | null };
 
-function pageQuery(recipient: string, page: PageRequest, dflt: number): string {
+function pageQuery(recipient: string, page: PageRequest, dflt: number, device?: string): string {
   const p = typeof page === 'number' ? { limit: page } : page;
-  return query({ recipient, limit: p.limit ?? dflt, cursor: p.cursor ?? undefined });
+  return query({ recipient, limit: p.limit ?? dflt, cursor: p.cursor ?? undefined, device });
 }
 
 export interface GroupInfo {
@@ -191,8 +215,13 @@ export class MlsRestClient {
     return this.request<{ ok: true; keypackages: KeyPackageMeta[] }>('GET', `/keypackages${query({ owner })}`);
   }
 
-  claimKeyPackage(owner: string) {
-    return this.request<ClaimResult>('POST', '/keypackages/claim', { owner });
+  claimKeyPackage(owner: string, want: ClaimFilter = {}) {
+    return this.request<ClaimResult>('POST', '/keypackages/claim', { owner, ...want });
+  }
+
+  /** One KeyPackage for each device of the owner, taken atomically. */
+  claimPerDevice(owner: string, want: Pick<ClaimFilter, 'ciphersuite'> = {}) {
+    return this.request<PerDeviceClaimResult>('POST', '/keypackages/claim', { owner, ...want, per_device: true });
   }
 
   depositKeyPackage(body: { recipient: string; sender: string; content_b64: string; tags?: string[][] }) {
@@ -207,12 +236,13 @@ export class MlsRestClient {
     return this.request<{ ok: true }>('POST', `/keypackages/${encodeURIComponent(id)}/ack`);
   }
 
-  depositWelcome(body: { recipient: string; sender: string; group_id?: string; welcome_b64: string; ratchet_tree_b64?: string; tags?: string[][] }) {
+  depositWelcome(body: { recipient: string; sender: string; group_id?: string; welcome_b64: string; ratchet_tree_b64?: string; tags?: string[][]; device?: string }) {
     return this.request<{ ok: true; id: string }>('POST', '/welcome', body);
   }
 
-  welcomeMailbox(recipient: string, page: PageRequest = 20) {
-    return this.request<MailboxPage>('GET', `/welcome${pageQuery(recipient, page, 20)}`);
+  /** With `device`: the items addressed to that device and those addressed to none. */
+  welcomeMailbox(recipient: string, page: PageRequest = 20, device?: string) {
+    return this.request<MailboxPage>('GET', `/welcome${pageQuery(recipient, page, 20, device)}`);
   }
 
   /** Every pending item of one box, page by page (each item once); stops after `maxPages`. */
@@ -230,8 +260,8 @@ export class MlsRestClient {
     return out;
   }
 
-  ackWelcome(id: string) {
-    return this.request<{ ok: true }>('POST', `/welcome/${encodeURIComponent(id)}/ack`);
+  ackWelcome(id: string, device?: string) {
+    return this.request<{ ok: true }>('POST', `/welcome/${encodeURIComponent(id)}/ack${query({ device })}`);
   }
 
   missedMessages(body: CatchUpQuery) {

@@ -10,14 +10,17 @@ import type { Route } from '../http/router.js';
 import type { Client } from '../pipeline/types.js';
 import type { NostrEvent } from '../protocol/types.js';
 import { decodeCursor, NO_POSITION } from '../storage/position.js';
-import { claimOne, stockOf } from './keypackages.js';
+import { claimOne, claimPerDevice, deviceOfRecord, stockOf, suiteOfRecord, type Claimed } from './keypackages.js';
+import { claimRequest } from './claim-request.js';
+import { suiteHex } from './mls-keypackage.js';
+import { DEVICE_RULE, isDeviceId } from './devices.js';
 import { readInOrder, type OrderIndex } from './order.js';
 import { mailboxFullMessage, randomId, type Gateway } from './gateway.js';
 import { checkNip98 } from './nip98.js';
 import { mayUseGroup } from './group-policy.js';
 import { decodeMailboxCursor, encodeMailboxCursor, itemView } from './mailbox-wire.js';
 import { decodesAs, isGroupId, parseKey } from './tags.js';
-import { nowSec, type MailboxItem, type MailboxKind } from './tables.js';
+import { nowSec, type KpRecord, type MailboxItem, type MailboxKind } from './tables.js';
 
 class HttpError extends Error {
   constructor(
@@ -125,6 +128,27 @@ function b64Field(v: unknown, name: string, required: boolean): string | null {
   return v;
 }
 
+/** The suite of a stock entry in hex (`0x0001`), as the KeyPackage itself says; the tag for records older than that. */
+function suiteName(k: KpRecord): string | null {
+  const id = suiteOfRecord(k);
+  return id === undefined ? k.ciphersuite : suiteHex(id);
+}
+
+/** `device=ID` on a pickup or an ack (devices.ts); absent: the whole identity. */
+function deviceParam(url: URL): string | undefined {
+  const v = url.searchParams.get('device');
+  if (v === null) return undefined;
+  if (!isDeviceId(v)) throw bad(`device must be a device id (${DEVICE_RULE})`);
+  return v;
+}
+
+/** `device` of a deposit: the one device of the recipient the item is for, or null for any. */
+function deviceField(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  if (!isDeviceId(v)) throw bad(`device must be null or a device id (${DEVICE_RULE})`);
+  return v;
+}
+
 /**
  * The REST API of PROTOCOL.md under api_prefix (fixed at start; enable_api is read on each
  * request). Every endpoint but none authenticates with NIP-98 first; every answer is JSON.
@@ -221,17 +245,20 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     const limit = Math.max(1, intParam(url.searchParams.get('limit'), 'limit', dflt, MAX_PAGE));
     const after = decodeMailboxCursor(url.searchParams.get('cursor'));
     if (after === null) throw bad('cursor must be the next value of a previous page');
-    const { items, more } = await ctx.writer.run(() => pickupItems(gw.t, recipient, box, { limit, after, now: nowSec() }));
+    const device = deviceParam(url);
+    const { items, more } = await ctx.writer.run(() => pickupItems(gw.t, recipient, box, { limit, after, now: nowSec(), device }));
     gw.refreshMailbox(recipient);
     // null on the last page, as GET /groups: a new pass starts without a cursor (acked items are gone).
     const next = more ? encodeMailboxCursor(items[items.length - 1]!) : null;
     return [200, { ok: true, items: items.map(itemView), has_more: more, next }];
   };
 
-  const ack = async (id: string, caller: string, box: MailboxKind): Promise<[number, unknown]> => {
-    const r = await ctx.writer.run(() => ackItem(gw.t, id, box, [caller], nowSec()));
+  const ack = async (id: string, caller: string, box: MailboxKind, url: URL): Promise<[number, unknown]> => {
+    const device = deviceParam(url);
+    const r = await ctx.writer.run(() => ackItem(gw.t, id, box, [caller], nowSec(), device));
     if (r === 'not_found') throw notFound(`no ${box} mailbox item ${id}`);
     if (r === 'forbidden') throw forbidden('only the recipient may acknowledge this item');
+    if (r === 'other_device') throw forbidden('this item is addressed to another device of the recipient');
     gw.refreshMailbox(caller);
     return [200, { ok: true }];
   };
@@ -354,26 +381,37 @@ export function gatewayRoutes(gw: Gateway): Route[] {
         id: k.id,
         owner: k.owner,
         kind: k.kind,
-        ciphersuite: k.ciphersuite,
+        ciphersuite: suiteName(k),
         key_ref: k.key_ref,
+        device: deviceOfRecord(k),
+        last_resort: k.last_resort ?? false,
         created_at: k.created_at,
         expires_at: k.expires_at,
       }));
       return [200, { ok: true, keypackages }];
     }),
     route('POST', '/keypackages/claim', async ({ pubkey, body }) => {
-      const owner = keyField(parseJson(body).owner, 'owner');
+      const want = claimRequest(parseJson(body), bad);
+      const owner = want.owner;
       const lim = gw.cfg().rate_limits.max_claims_per_hour;
       if (!gw.rates.hit(`claim:${pubkey}:${owner}`, lim, HOUR)) throw rateLimited(`at most ${lim} claims per owner per hour`);
+      const exists = (id: string) => ctx.store.has(id);
+      // One writer task: every KeyPackage of the answer is taken atomically, and never handed to two claimers.
       const got = await ctx.writer.run(() => {
-        const c = claimOne(gw.t, owner, nowSec(), (id) => ctx.store.has(id));
-        const event = c && ctx.store.get(c.record.id);
-        return c && event ? { ...c, event } : undefined;
+        const now = nowSec();
+        const claims: Claimed[] = want.perDevice ? claimPerDevice(gw.t, owner, now, exists, want.filter) : [claimOne(gw.t, owner, now, exists, want.filter)].filter((c) => c !== undefined);
+        return claims.flatMap((c) => {
+          const event = ctx.store.get(c.record.id);
+          return event ? [{ ...c, event }] : [];
+        });
       });
-      if (!got) throw notFound('no KeyPackage available');
-      gw.stats.keypackages_claimed++;
+      if (got.length === 0) throw notFound('no KeyPackage available');
+      gw.stats.keypackages_claimed += got.length;
       void gw.requestKeyPackages(owner);
-      return [200, { ok: true, event: got.event, last_resort: got.lastResort, remaining: got.remaining }];
+      const view = (c: (typeof got)[number]) => ({ id: c.record.id, device: deviceOfRecord(c.record), last_resort: c.lastResort, remaining: c.remaining });
+      if (want.perDevice) return [200, { ok: true, events: got.map((c) => c.event), claims: got.map(view) }];
+      const c = got[0]!;
+      return [200, { ok: true, event: c.event, last_resort: c.lastResort, remaining: c.remaining, device: deviceOfRecord(c.record) }];
     }),
     route('POST', '/keypackages', async ({ pubkey, client, body }) => {
       const b = parseJson(body);
@@ -393,9 +431,10 @@ export function gatewayRoutes(gw: Gateway): Route[] {
         created_at: now,
         expires_at: now + Math.max(1, Math.floor(gw.cfg().keypackage_ttl / 1000)),
         picked_up_at: null,
+        device: deviceField(b.device),
       }, client);
     }),
-    route('POST', '/keypackages/([^/]+)/ack', ({ pubkey, params }) => ack(params[0]!, pubkey, 'keypackage')),
+    route('POST', '/keypackages/([^/]+)/ack', ({ pubkey, params, url }) => ack(params[0]!, pubkey, 'keypackage', url)),
     route('POST', '/welcome', async ({ pubkey, client, body }) => {
       const b = parseJson(body);
       const recipient = keyField(b.recipient, 'recipient');
@@ -417,10 +456,11 @@ export function gatewayRoutes(gw: Gateway): Route[] {
         created_at: now,
         expires_at: now + Math.max(1, Math.floor(gw.cfg().welcome_ttl / 1000)),
         picked_up_at: null,
+        device: deviceField(b.device),
       }, client);
     }),
     route('GET', '/welcome', ({ pubkey, url }) => pickup(url, pubkey, 'welcome', 20)),
-    route('POST', '/welcome/([^/]+)/ack', ({ pubkey, params }) => ack(params[0]!, pubkey, 'welcome')),
+    route('POST', '/welcome/([^/]+)/ack', ({ pubkey, params, url }) => ack(params[0]!, pubkey, 'welcome', url)),
     route('POST', '/messages/missed', ({ pubkey, client, body }) => page('recipient', pubkey, parseJson(body), client), 'read'),
     route('POST', '/messages/group', ({ pubkey, client, body }) => {
       const b = parseJson(body);

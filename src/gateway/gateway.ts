@@ -25,6 +25,8 @@ import {
   stockOf,
 } from './keypackages.js';
 import { groupHasTraffic, groupRule, mayUseGroup } from './group-policy.js';
+import { deviceAddressed, deviceOf } from './devices.js';
+import { inspectKeyPackage, keyPackageFacts, type KeyPackageFacts } from './mls-keypackage.js';
 import { RateWindows } from './rate.js';
 import { countRejection, newStats, type GatewayStats, type GatewayStatsSnapshot } from './stats.js';
 import { countTags, decimal, isGroupId, isHexKey, onlyTag, tagValues } from './tags.js';
@@ -149,7 +151,7 @@ export class Gateway {
     switch (e.kind) {
       case 443:
       case 30443: {
-        const bad = checkKeyPackage(this.t, e, now);
+        const bad = checkKeyPackage(this.t, e, now, cfg.max_keypackages_per_user);
         if (bad) return bad;
         const lim = cfg.rate_limits.max_keypackages_per_hour;
         if (!this.rates.hit(`kp:${e.pubkey}`, lim, HOUR)) return `rate-limited: at most ${lim} KeyPackages per owner per hour`;
@@ -204,6 +206,8 @@ export class Gateway {
         if (countTags(e, 'h') > 0 && !isGroupId(onlyTag(e, 'h'))) return 'invalid: kind 1059 takes at most one h tag with the group id';
         const badCommit = checkWelcomeCommitTag(e);
         if (badCommit) return badCommit;
+        const device = deviceOf(e);
+        if ('error' in device) return device.error;
         // The cheap early answer; the write re-decides (effect) where deposits are serialized.
         return this.mailboxFull(recipient, 'welcome') ?? this.depositRate(c);
       }
@@ -211,6 +215,25 @@ export class Gateway {
         return undefined;
     }
   }
+
+  /** Facts of KeyPackages verified by `inspect`, for the write effect that follows it at once. */
+  private readonly verified = new WeakMap<NostrEvent, KeyPackageFacts>();
+
+  /**
+   * EVENT step that awaits (after `policy`): the MLS KeyPackage in a 443/30443 decodes, both
+   * of its signatures verify, its lifetime holds now, and its suite is the one its tag names.
+   */
+  readonly inspect = (e: NostrEvent, _c: Client): Promise<string | undefined> | undefined => {
+    if (!isKeyPackageKind(e.kind)) return undefined;
+    return inspectKeyPackage(e, nowSec()).then((r) => {
+      if (typeof r === 'string') {
+        countRejection(this.stats, e.kind, r);
+        return r;
+      }
+      this.verified.set(e, r);
+      return undefined;
+    });
+  };
 
   // ---- mailbox bounds -------------------------------------------------------------------
 
@@ -259,11 +282,8 @@ export class Gateway {
       case 30443:
         return {
           actor: 'gateway',
-          run: () => {
-            const pruned = addToStock(this.t, e, sec(cfg.keypackage_ttl), cfg.max_keypackages_per_user, nowSec());
-            // Pruned KeyPackages are gone for good: nobody may fetch them from the store either.
-            for (const id of pruned) this.ctx.writer.removeById(id);
-          },
+          // Facts from `inspect`; decoded again (without the signature checks) only on a path that skipped it.
+          run: () => addToStock(this.t, e, this.verified.get(e) ?? keyPackageFacts(e), sec(cfg.keypackage_ttl), cfg.max_keypackages_per_user, nowSec()),
         };
       case 445: {
         const group = onlyTag(e, 'h')!;
@@ -313,6 +333,7 @@ export class Gateway {
               created_at: now,
               expires_at: now + sec(cfg.welcome_ttl),
               picked_up_at: null,
+              device: deviceAddressed(e),
               group_id: group ?? null,
               ratchet_tree_b64: null,
               event: e,

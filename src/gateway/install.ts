@@ -23,6 +23,7 @@ const DAY = 86_400;
 export async function installGateway(ctx: RelayContext, router: Router): Promise<() => Promise<void>> {
   const gw = new Gateway(ctx);
   ctx.hooks.event.push(gw.policy);
+  ctx.hooks.eventAsync.push(gw.inspect);
   ctx.hooks.effects.push(gw.effect);
   ctx.writer.protectFromDeletion([450], "kind 450 roster events are the group's audit trail and cannot be deleted (they are kept for roster_policy_ttl_days)");
   ctx.hooks.afterAccept.push(gw.afterAccept);

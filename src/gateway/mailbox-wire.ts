@@ -18,6 +18,7 @@ export function itemView(item: MailboxItem): Record<string, unknown> {
     created_at: item.created_at,
     expires_at: item.expires_at,
     picked_up_at: item.picked_up_at,
+    device: item.device ?? null,
   };
   if (item.box === 'keypackage') {
     out.content_b64 = item.content_b64;

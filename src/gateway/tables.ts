@@ -69,6 +69,17 @@ export interface KpRecord {
   d: string | null;
   created_at: number;
   expires_at: number;
+  /**
+   * From the verified KeyPackage (absent on records written before KeyPackages were decoded:
+   * read as suite from `ciphersuite`, no device, no mark).
+   */
+  suite?: number | null;
+  /** The `device` tag of the event (devices.ts); null: the identity's default device. */
+  device?: string | null;
+  /** The KeyPackage carries the last_resort extension: handed out, never consumed. */
+  last_resort?: boolean;
+  /** The event carries `["single_use","1"]`. */
+  single_use?: boolean;
 }
 
 export type MailboxKind = 'welcome' | 'keypackage';
@@ -83,6 +94,8 @@ export interface MailboxItem {
   created_at: number;
   expires_at: number;
   picked_up_at: number | null;
+  /** The device the item is addressed to (devices.ts); null or absent: any device of the recipient. */
+  device?: string | null;
   /** Welcome items only. */
   group_id?: string | null;
   welcome_b64?: string;

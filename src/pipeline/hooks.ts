@@ -1,5 +1,5 @@
 import { corePolicies } from './policy.js';
-import type { AfterAccept, ConnectPolicy, EventEffect, EventPolicy, ReqPolicy } from './types.js';
+import type { AfterAccept, AsyncEventPolicy, ConnectPolicy, EventEffect, EventPolicy, ReqPolicy } from './types.js';
 
 /**
  * The relay's extension points, as plain lists of small functions (khatru style). Access
@@ -17,6 +17,11 @@ export interface Hooks {
   preVerify: EventPolicy[];
   /** EVENT, after the signature check, in order; the first rejection wins. */
   event: EventPolicy[];
+  /**
+   * EVENT, after `event` passed: steps that must await (the MLS KeyPackage signatures). A step
+   * returns undefined synchronously for events it does not inspect, so others never wait.
+   */
+  eventAsync: AsyncEventPolicy[];
   /** Work inside the event's write transaction. */
   effects: EventEffect[];
   /** After the event is accepted (stored or ephemeral). */
@@ -26,7 +31,7 @@ export interface Hooks {
 }
 
 export function coreHooks(): Hooks {
-  return { connect: [], preVerify: [], event: [...corePolicies], effects: [], afterAccept: [], req: [] };
+  return { connect: [], preVerify: [], event: [...corePolicies], eventAsync: [], effects: [], afterAccept: [], req: [] };
 }
 
 /** First rejection of a list of gates, or undefined. */

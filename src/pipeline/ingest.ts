@@ -110,6 +110,11 @@ export class Ingest {
 
     const rejection = firstRejection(hooks.event, event, client);
     if (rejection !== undefined) return { id: event.id, ok: false, message: rejection };
+    for (const step of hooks.eventAsync) {
+      const r = step(event, client);
+      const late = r === undefined || typeof r === 'string' ? r : await r;
+      if (late !== undefined) return { id: event.id, ok: false, message: late };
+    }
 
     if (ephemeral) {
       this.accepted(event, client);

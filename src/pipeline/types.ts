@@ -17,6 +17,9 @@ export interface Client {
  */
 export type EventPolicy = (event: NostrEvent, client: Client) => string | undefined;
 
+/** An EVENT step that may need to await: a rejection, a promise of one, or undefined. */
+export type AsyncEventPolicy = (event: NostrEvent, client: Client) => Promise<string | undefined> | string | undefined;
+
 /**
  * One delivery rule: may this client see this event? Applied to REQ, live, COUNT and REST
  * alike. `position` is given for stored results (the event's place in the relay's order)

@@ -21,16 +21,18 @@ import { connectAs, gatewayToml, randomGroupId, reqOnce, rest } from './support.
 async function publishKeyPackages(c: RawClient, owner: Keys, n: number): Promise<NostrEvent[]> {
   const out: NostrEvent[] = [];
   for (let i = 0; i < n; i++) {
-    const kp = await newKeyPackage(owner.pk);
+    // The newest carries the last_resort extension; the others are single use.
+    const lastResort = i === n - 1;
+    const kp = await newKeyPackage(owner.pk, { lastResort });
     // Distinct created_at keeps "oldest first" orderings unambiguous.
-    const ev = buildKeyPackageEvent(owner.sk, { keyPackage: kp.encoded, keyRef: kp.ref, expiresAt: now() + 86_400, created_at: now() - n + i });
+    const ev = buildKeyPackageEvent(owner.sk, { keyPackage: kp.encoded, keyRef: kp.ref, expiresAt: now() + 86_400, created_at: now() - n + i, singleUse: !lastResort });
     assertOk(await c.publish(ev), true);
     out.push(ev);
   }
   return out;
 }
 
-test('50 parallel claims of 20 KeyPackages: each single-use KeyPackage at most once, the last one as last resort', async (t) => {
+test('50 parallel claims of 20 KeyPackages: each single-use KeyPackage at most once, the last_resort one to the rest', async (t) => {
   const relay = await startRelay({ toml: gatewayToml({ admins: [] }) });
   t.after(() => stopRelay(relay));
   const owner = newKeys();
@@ -52,6 +54,7 @@ test('50 parallel claims of 20 KeyPackages: each single-use KeyPackage at most o
   assert.equal(consumed.length, 19, 'all but one are consumed');
   assert.equal(lastResort.length, 31);
   assert.equal(new Set(lastResort).size, 1, 'the last resort is always the same KeyPackage');
+  assert.equal(lastResort[0], published[19]!.id, 'the one with the last_resort extension');
   assert.ok(!consumed.includes(lastResort[0]!), 'the last resort is not also handed out as single-use');
   for (const id of [...consumed, ...lastResort]) assert.ok(publishedIds.has(id), 'only published KeyPackages are handed out');
   for (const r of results) assert.equal(r.data!.event.pubkey, owner.pk);

@@ -37,9 +37,13 @@ export interface OwnKeyPackage {
 }
 
 /** The credential identity is the Nostr pubkey, as Marmot does, so members map to roster entries. */
-export async function newKeyPackage(nostrPubkey: string): Promise<OwnKeyPackage> {
+export async function newKeyPackage(nostrPubkey: string, o: { lastResort?: boolean } = {}): Promise<OwnKeyPackage> {
   const cred = { credentialType: 'basic' as const, identity: fromHex(nostrPubkey) };
-  const kp = await generateKeyPackage(cred, defaultCapabilities(), defaultLifetime, [], impl);
+  const caps = defaultCapabilities();
+  // last_resort (0x000a, draft-ietf-mls-extensions): the relay hands it out without consuming it.
+  if (o.lastResort) caps.extensions = [...caps.extensions, 0x000a];
+  const extensions = o.lastResort ? [{ extensionType: 0x000a, extensionData: new Uint8Array() }] : [];
+  const kp = await generateKeyPackage(cred, caps, defaultLifetime, extensions, impl);
   const encoded = encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: 'mls_key_package', version: 'mls10' });
   const ref = toHex(await makeKeyPackageRef(kp.publicPackage, impl.hash));
   return { ...kp, encoded, ref };
@@ -104,6 +108,22 @@ export async function commitRemove(state: ClientState, nostrPubkey: string): Pro
     { state, cipherSuite: impl },
     { extraProposals: [{ proposalType: 'remove', remove: { removed: leafIndexOf(state, nostrPubkey) } }] },
   );
+  return { state: res.newState, commit: encodeMlsMessage(res.commit), epoch };
+}
+
+/** The leaf of one device: identities are shared by an identity's devices, signature keys are not. */
+export function leafIndexOfDevice(state: ClientState, device: OwnKeyPackage): number {
+  const key = toHex(device.publicPackage.leafNode.signaturePublicKey);
+  for (let i = 0; i < state.ratchetTree.length; i += 2) {
+    const n = state.ratchetTree[i];
+    if (n?.nodeType === 'leaf' && toHex(n.leaf.signaturePublicKey) === key) return i / 2;
+  }
+  throw new Error('that device is not in the MLS group');
+}
+
+export async function commitRemoveLeaf(state: ClientState, leaf: number): Promise<{ state: ClientState; commit: Uint8Array; epoch: bigint }> {
+  const epoch = epochOf(state);
+  const res = await createCommit({ state, cipherSuite: impl }, { extraProposals: [{ proposalType: 'remove', remove: { removed: leaf } }] });
   return { state: res.newState, commit: encodeMlsMessage(res.commit), epoch };
 }
 

@@ -97,7 +97,9 @@ test('onboarding: three users, KeyPackages, REST claim, gift-wrapped Welcomes, M
   const again = await aliceApi.claimKeyPackage(bob.keys.pk);
   assert.equal(again.status, 200, again.text);
   assert.notEqual(again.data!.event.id, claimed.bob!.id, 'a consumed single-use KeyPackage is never handed out twice');
-  assert.equal(again.data!.last_resort, true, "Bob's last KeyPackage is a last resort");
+  assert.equal(again.data!.last_resort, false, "Bob marked every KeyPackage single use: his last one is consumed too");
+  assert.equal(again.data!.remaining, 0);
+  assert.equal((await aliceApi.claimKeyPackage(bob.keys.pk)).status, 404, 'nothing is left of a stock of single-use KeyPackages');
 
   // 4. Alice creates the MLS group, adding both with one commit.
   const aliceKp = [...alice.keyPackages.values()][0]!;

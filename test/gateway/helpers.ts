@@ -6,6 +6,7 @@ import { rawClient } from '../helpers/fixture.js';
 import { newKeys, now, signEvent, type Event, type Keys } from '../helpers/events.js';
 import type { RawClient } from '../helpers/ws-client.js';
 import type { RelayHandle } from '../helpers/relay-process.js';
+import { pooledKeyPackage } from '../helpers/mls-keypackages.js';
 
 export { newKeys, now, signEvent, type Event, type Keys };
 
@@ -59,13 +60,13 @@ export async function api(relay: RelayHandle, keys: Keys | undefined, method: st
 export const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 let counter = 0;
-/** A 443 KeyPackage with a unique key ref unless given. */
+/** A 443 KeyPackage (genuine ts-mls content unless given) with a unique key ref unless given. */
 export function keyPackage(keys: Keys, extra: string[][] = [], fields: { kind?: number; content?: string; created_at?: number } = {}): Event {
   counter++;
   const tags = extra.some((t) => t[0] === 'kpr' || t[0] === 'i') ? extra : [['kpr', `ref-${keys.pk.slice(0, 8)}-${counter}-${Math.random()}`], ...extra];
   return signEvent(keys, {
     kind: fields.kind ?? 443,
-    content: fields.content ?? b64(`keypackage ${counter}`),
+    content: fields.content ?? pooledKeyPackage(),
     tags: [['cs', '0x0001'], ['mls_ver', '1.0'], ...tags],
     created_at: fields.created_at,
   });

@@ -1,4 +1,4 @@
-/** KeyPackage stock: claims (atomic, last resort), expiry clamp, NIP-09, pruning, 30443, low-stock 447s. */
+/** KeyPackage stock: claims (atomic, last resort), expiry clamp, NIP-09, 30443, low-stock 447s (the cap: keypackage-mls.test.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -30,7 +30,7 @@ test('claims hand out each KeyPackage once; the last one is a last resort', asyn
   const stock = await api(relay(), claimer, 'GET', `/keypackages?owner=${owner.pk}`);
   assert.equal(stock.status, 200);
   assert.deepEqual(stock.json.keypackages.map((k: { id: string }) => k.id), kps.map((k) => k.id));
-  assert.deepEqual(Object.keys(stock.json.keypackages[0]).sort(), ['ciphersuite', 'created_at', 'expires_at', 'id', 'key_ref', 'kind', 'owner']);
+  assert.deepEqual(Object.keys(stock.json.keypackages[0]).sort(), ['ciphersuite', 'created_at', 'device', 'expires_at', 'id', 'key_ref', 'kind', 'last_resort', 'owner']);
   assert.equal(stock.json.keypackages[0].ciphersuite, '0x0001');
 
   const c1 = await api(relay(), claimer, 'POST', '/keypackages/claim', { owner: owner.pk });
@@ -92,7 +92,7 @@ test('claims are rate limited per (caller, owner)', async (t) => {
   assert.equal((await api(relay(), newKeys(), 'POST', '/keypackages/claim', { owner: owner.pk })).status, 200);
 });
 
-test('exp is clamped to keypackage_ttl; NIP-09 removes from stock at once; pruning keeps the newest', async (t) => {
+test('exp is clamped to keypackage_ttl; NIP-09 removes from stock at once; 30443 replaces per d', async (t) => {
   const owner = newKeys();
   const c = await client(t, relay(), owner);
   const far = keyPackage(owner, [['exp', String(now() + 10 * 86400)]]);
@@ -119,19 +119,6 @@ test('exp is clamped to keypackage_ttl; NIP-09 removes from stock at once; pruni
   stock = (await api(relay(), owner, 'GET', `/keypackages?owner=${owner.pk}`)).json.keypackages;
   assert.deepEqual(stock.map((k: { id: string }) => k.id), [near.id]);
 
-  // max_keypackages_per_user = 5: the oldest go first.
-  const more: Event[] = [];
-  for (let i = 0; i < 6; i++) {
-    const kp = keyPackage(owner, [], { created_at: now() + i - 30 });
-    more.push(kp);
-    await publishOk(c, kp);
-  }
-  stock = (await api(relay(), owner, 'GET', `/keypackages?owner=${owner.pk}`)).json.keypackages;
-  assert.equal(stock.length, 5);
-  // `near` is the newest (created now); the six are older, so the two oldest of them went.
-  assert.deepEqual(stock.map((k: { id: string }) => k.id), [...more.slice(2).map((k) => k.id), near.id]);
-  const pruned = await c.req('pruned', { ids: [more[0]!.id, more[1]!.id] });
-  assert.deepEqual(pruned.events, []);
 });
 
 test('low stock makes the system key publish one 447 to the owner', async (t) => {

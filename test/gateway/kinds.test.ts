@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedRelay } from '../helpers/fixture.js';
 import { httpGet } from '../helpers/http.js';
+import { pooledKeyPackage } from '../helpers/mls-keypackages.js';
 import {
   b64,
   client,
@@ -52,7 +53,8 @@ test('443 validation: content, p, exp, encoding, duplicate key ref, 30443 d', as
   await publishRejected(c, keyPackage(alice, [], { content: '' }), 'invalid: KeyPackage content must be non-empty base64');
   await publishRejected(c, keyPackage(alice, [], { content: 'not base64 at all!' }), 'invalid: KeyPackage content must be non-empty base64');
   await publishRejected(c, keyPackage(alice, [['encoding', 'hex']], { content: 'zz' }), 'invalid: KeyPackage content must be non-empty hex');
-  await publishOk(c, keyPackage(alice, [['encoding', 'hex']], { content: 'abcdef01' }));
+  await publishRejected(c, keyPackage(alice, [['encoding', 'hex']], { content: 'abcdef01' }), 'invalid: content is not an MLS KeyPackage');
+  await publishOk(c, keyPackage(alice, [['encoding', 'hex']], { content: Buffer.from(pooledKeyPackage(), 'base64').toString('hex') }));
   await publishRejected(c, keyPackage(alice, [['encoding', 'utf8']]), 'invalid: encoding');
   await publishRejected(c, keyPackage(alice, [['p', newKeys().pk]]), 'invalid: the p tag of a kind 443 KeyPackage must equal its author');
   await publishOk(c, keyPackage(alice, [['p', alice.pk]]));

@@ -74,7 +74,7 @@ test('key-package mailbox: deposit, pickup never deletes, ack deletes, only the 
     assert.equal(got.status, 200);
     assert.equal(got.json.items.length, 1);
     const item = got.json.items[0];
-    assert.deepEqual(Object.keys(item).sort(), ['content_b64', 'created_at', 'expires_at', 'id', 'picked_up_at', 'recipient_pubkey', 'sender_pubkey', 'tags']);
+    assert.deepEqual(Object.keys(item).sort(), ['content_b64', 'created_at', 'device', 'expires_at', 'id', 'picked_up_at', 'recipient_pubkey', 'sender_pubkey', 'tags']);
     assert.equal(item.id, id);
     assert.equal(item.content_b64, b64('kp bytes'));
     assert.equal(item.sender_pubkey, sender.pk);
