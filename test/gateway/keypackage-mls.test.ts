@@ -202,7 +202,7 @@ test('Welcome mailbox per device: deposits name a device, pickup and ack by devi
 
   const wrong = await api(relay(), bob, 'POST', `/welcome/${laptop}/ack?device=phone`);
   assert.equal(wrong.status, 403);
-  assert.equal(wrong.json.error, 'this item is addressed to another device of the recipient');
+  assert.deepEqual(wrong.json, { error: 'restricted: this item is addressed to another device of the recipient', code: 'restricted' });
   assert.equal((await api(relay(), bob, 'POST', `/welcome/${laptop}/ack?device=laptop`)).status, 200);
   assert.equal((await api(relay(), bob, 'POST', `/welcome/${phone}/ack?device=phone`)).status, 200);
   assert.deepEqual((await pick('&device=phone')).map((i) => i.id), [anyDevice]);

@@ -177,9 +177,9 @@ test('mailbox pickup: cursor pages reach every pending item once; a 1059 item ca
     for (const item of p.json.items) {
       seen.push(item.id);
       if (item.event) {
-        assert.deepEqual(Object.keys(item).sort(), ['created_at', 'event', 'expires_at', 'group_id', 'id', 'picked_up_at', 'recipient_pubkey', 'sender_pubkey', 'tags']);
+        assert.deepEqual(Object.keys(item).sort(), ['created_at', 'device', 'event', 'expires_at', 'group_id', 'id', 'picked_up_at', 'recipient_pubkey', 'sender_pubkey', 'tags']);
       } else {
-        assert.deepEqual(Object.keys(item).sort(), ['created_at', 'expires_at', 'group_id', 'id', 'picked_up_at', 'ratchet_tree_b64', 'recipient_pubkey', 'sender_pubkey', 'tags', 'welcome_b64']);
+        assert.deepEqual(Object.keys(item).sort(), ['created_at', 'device', 'expires_at', 'group_id', 'id', 'picked_up_at', 'ratchet_tree_b64', 'recipient_pubkey', 'sender_pubkey', 'tags', 'welcome_b64']);
       }
     }
     assert.equal(p.json.has_more, p.json.next !== null);
