@@ -42,9 +42,17 @@ export function parseSuite(v: string): number | undefined {
 
 export const suiteHex = (id: number): string => '0x' + id.toString(16).padStart(4, '0');
 
+const HEX_ONLY = /^(?:[0-9a-fA-F]{2})+$/;
+
+/**
+ * base64 unless the event says hex. NIP-EE's first KeyPackages were hex with no encoding tag:
+ * content made only of hex digit pairs is read as hex then (base64 of a KeyPackage, hundreds
+ * of characters, is never all hex digits).
+ */
 function contentBytes(e: Pick<NostrEvent, 'content' | 'tags'>): Uint8Array {
   const s = e.content.trim();
-  return firstTag(e, 'encoding') === 'hex' ? Buffer.from(s, 'hex') : Buffer.from(s, 'base64');
+  const encoding = firstTag(e, 'encoding');
+  return encoding === 'hex' || (encoding === undefined && HEX_ONLY.test(s)) ? Buffer.from(s, 'hex') : Buffer.from(s, 'base64');
 }
 
 /**

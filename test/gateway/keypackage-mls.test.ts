@@ -33,6 +33,8 @@ test('443/30443 content must be a genuine MLS KeyPackage: decoding, both signatu
   // OpenMLS/MDK publish the bare TLS KeyPackage, not wrapped in an MLSMessage.
   await publishOk(c, keyPackage(alice, [['mls_ciphersuite', 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519']], { content: toB64(await genuineKeyPackage({ bare: true })) }));
   await publishOk(c, keyPackage(alice, [['d', 'slot']], { kind: 30443, content: toB64(await genuineKeyPackage()) }));
+  // NIP-EE's first clients published hex with no encoding tag.
+  await publishOk(c, keyPackage(alice, [], { content: Buffer.from(await genuineKeyPackage()).toString('hex') }));
 
   const notKp = 'invalid: content is not an MLS KeyPackage (RFC 9420 §10)';
   await publishRejected(c, keyPackage(alice, [], { content: b64('keypackage 1') }), notKp);
@@ -67,7 +69,7 @@ test('443/30443 content must be a genuine MLS KeyPackage: decoding, both signatu
   await publishRejected(c, keyPackage(alice, [['single_use', 'true']]), 'invalid: single_use tag must be "1"');
 
   const stock = async (k: Keys) => (await api(relay(), k, 'GET', `/keypackages?owner=${k.pk}`)).json.keypackages;
-  assert.equal((await stock(alice)).length, 3, 'only the genuine ones are in stock');
+  assert.equal((await stock(alice)).length, 4, 'only the genuine ones are in stock');
   assert.deepEqual((await stock(bob)).map((k: { ciphersuite: string }) => k.ciphersuite), ['0x0002', '0x0002'], 'the stock names the suite in hex, whatever the tag said');
 });
 
