@@ -7,6 +7,7 @@
  * FUZZ_SEED=<n> replays a run (the seed is printed); FUZZ_HTTP_N=<n> changes the request count;
  * FUZZ_SHOW=<i> prints the bytes of request #i of that run.
  */
+import { prng } from '../helpers/prng.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -45,18 +46,6 @@ auth = "${METRICS_KEY}"
 enabled = true
 `,
 });
-
-/** mulberry32: small, seedable, good enough to pick cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   n: number;

@@ -19,6 +19,7 @@ import WebSocket from 'ws';
 import { rawClient, sharedRelay, STANDARD_PREFIX } from '../helpers/fixture.js';
 import { newKeys, now, signEvent, type Event, type Keys } from '../helpers/events.js';
 import type { RawClient, RelayMessage } from '../helpers/ws-client.js';
+import { prng } from '../helpers/prng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 const FRAMES = Number(process.env.FUZZ_FRAMES ?? 2400);
@@ -33,18 +34,6 @@ enabled = true
 enabled = true
 `,
 });
-
-/** mulberry32: tiny, seedable, good enough to pick shapes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u;
 

@@ -7,10 +7,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RELAY_MAIN, REPO_ROOT, makeTempDir, removeDir, startRelay, type RelayHandle } from '../helpers/relay-process.js';
+import { runCli } from '../helpers/cli.js';
+import { makeTempDir, removeDir, startRelay, type RelayHandle } from '../helpers/relay-process.js';
 import { newKeys, signEvent, verifySignedEvent, type Event } from '../helpers/events.js';
 import { RawClient } from '../helpers/ws-client.js';
 
@@ -82,30 +82,6 @@ describe('lone surrogates are refused, astral characters round-trip', () => {
     }
   });
 });
-
-function runCli(args: string[], stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RELAY_MAIN, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'warn' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`mls-relay ${args.join(' ')} timed out\n${stderr}`));
-    }, 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
-}
 
 describe('mls-relay import refuses lone surrogates too', () => {
   let dir: string;

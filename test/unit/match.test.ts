@@ -7,19 +7,9 @@ import { matchFilters } from '../../src/protocol/filter-match.js';
 import { SubscriptionIndex } from '../../src/match/sub-index.js';
 import { MatchPool } from '../../src/match/match-pool.js';
 import type { MatchResult } from '../../workers/match.js';
+import { prng } from '../helpers/prng.js';
 
 // ---------- a seeded corpus: small value pools so that filters and events actually meet ----------
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hex = (n: number, tag: string) => (tag + n.toString(16)).padStart(64, '0');
 const IDS = Array.from({ length: 60 }, (_, i) => hex(i, 'e'));
@@ -29,7 +19,7 @@ const TAG_NAMES = ['p', 'e', 'h', 't', 'P', 'client', 'expiration'];
 const TAG_VALUES = Array.from({ length: 15 }, (_, i) => `v${i}`);
 
 function corpus(seed: number) {
-  const rnd = mulberry32(seed);
+  const rnd = prng(seed);
   const int = (n: number) => Math.floor(rnd() * n);
   const pick = <T>(xs: readonly T[]) => xs[int(xs.length)]!;
   // Length 0 now and then: an empty list is a filter that matches nothing.
