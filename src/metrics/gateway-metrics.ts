@@ -3,13 +3,20 @@ import type { Writer } from '../storage/writer.js';
 import { gatewayStats, type GatewayStatsSnapshot } from '../gateway/stats.js';
 
 type Labels = Record<string, string>;
+type Read = (s: GatewayStatsSnapshot) => Array<[Labels, number]>;
+
+/** The samples `read` takes from the gateway's stats at scrape time; none while the gateway is off. */
+function eachSample(read: Read, fn: (labels: Labels, v: number) => void): void {
+  const s = gatewayStats();
+  if (s !== undefined) for (const [labels, v] of read(s)) fn(labels, v);
+}
 
 /**
  * A counter whose values live in the gateway's stats object, one series per label set: the
  * delta since the last scrape is added, so the series stay monotonic however often Prometheus
  * asks. A label set seen once keeps being reported.
  */
-function pulled(registry: Registry, name: string, help: string, labelNames: string[], read: (s: GatewayStatsSnapshot) => Array<[Labels, number]>): void {
+function pulled(registry: Registry, name: string, help: string, labelNames: string[], read: Read): void {
   const seen = new Map<string, number>();
   new Counter({
     name,
@@ -17,31 +24,21 @@ function pulled(registry: Registry, name: string, help: string, labelNames: stri
     labelNames,
     registers: [registry],
     collect() {
-      const s = gatewayStats();
-      if (s === undefined) return;
-      for (const [labels, v] of read(s)) {
+      eachSample(read, (labels, v) => {
         const key = JSON.stringify(labels);
         const before = seen.get(key) ?? 0;
         if (v > before) this.inc(labels, v - before);
         else if (!seen.has(key)) this.inc(labels, 0);
         seen.set(key, Math.max(before, v));
-      }
+      });
     },
   });
 }
 
-function gauge(registry: Registry, name: string, help: string, labelNames: string[], read: (s: GatewayStatsSnapshot) => Array<[Labels, number]>): void {
-  new Gauge({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      const s = gatewayStats();
-      if (s === undefined) return;
-      for (const [labels, v] of read(s)) this.set(labels, v);
-    },
-  });
+function gauge(registry: Registry, name: string, help: string, labelNames: string[], read: Read): void {
+  new Gauge({ name, help, labelNames, registers: [registry], collect() {
+    eachSample(read, (labels, v) => this.set(labels, v));
+  } });
 }
 
 /**
