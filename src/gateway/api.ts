@@ -247,6 +247,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     if (after === null) throw bad('cursor must be the next value of a previous page');
     const device = deviceParam(url);
     const { items, more } = await ctx.writer.run(() => pickupItems(gw.t, recipient, box, { limit, after, now: nowSec(), device }));
+    gw.stats.mailbox_pickups += items.length;
     gw.refreshMailbox(recipient);
     // null on the last page, as GET /groups: a new pass starts without a cursor (acked items are gone).
     const next = more ? encodeMailboxCursor(items[items.length - 1]!) : null;
@@ -259,6 +260,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     if (r === 'not_found') throw notFound(`no ${box} mailbox item ${id}`);
     if (r === 'forbidden') throw forbidden('only the recipient may acknowledge this item');
     if (r === 'other_device') throw forbidden('this item is addressed to another device of the recipient');
+    gw.stats.mailbox_acks++;
     gw.refreshMailbox(caller);
     return [200, { ok: true }];
   };
@@ -278,6 +280,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     if (limited) throw new HttpError(429, 'rate_limited', limited);
     const r = await ctx.writer.run(() => depositItem(gw.t, item, gw.cfg().mailbox_max_items));
     if (r === 'full') throw mailboxFull(item.recipient_pubkey);
+    gw.stats.mailbox_deposits++;
     gw.refreshMailbox(item.recipient_pubkey);
     return [200, { ok: true, id: item.id }];
   };

@@ -393,6 +393,7 @@ export class Gateway {
         return;
       }
       case 1059: {
+        this.stats.mailbox_deposits++;
         this.refreshMailbox(onlyTag(e, 'p')!);
         const group = onlyTag(e, 'h');
         if (group !== undefined && this.t.roster.doesExist(group)) {

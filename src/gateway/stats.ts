@@ -11,6 +11,10 @@ export interface GatewayStats {
   keypackages_claimed: number;
   keypackage_requests: number;
   roster_updates: number;
+  /** Mailbox items deposited (accepted 1059s and REST deposits), handed out by pickups, and acknowledged. */
+  mailbox_deposits: number;
+  mailbox_pickups: number;
+  mailbox_acks: number;
   /** Keyed "kind:reason" where reason is the message prefix (invalid, restricted, ...). */
   rejected: Record<string, number>;
 }
@@ -31,6 +35,9 @@ export function newStats(): GatewayStats {
     keypackages_claimed: 0,
     keypackage_requests: 0,
     roster_updates: 0,
+    mailbox_deposits: 0,
+    mailbox_pickups: 0,
+    mailbox_acks: 0,
     rejected: {},
   };
 }

@@ -68,6 +68,9 @@ export function observeGateway(registry: Registry, writer: Writer): void {
   single('mls_gateway_keypackages_stored_total', 'KeyPackages added to the stock', (s) => s.keypackages_stored);
   single('mls_gateway_keypackages_claimed_total', 'KeyPackages handed out by claims', (s) => s.keypackages_claimed);
   single('mls_gateway_keypackage_requests_total', 'Low-stock KeyPackage requests (447) published by the relay', (s) => s.keypackage_requests);
+  single('mls_gateway_mailbox_deposits_total', 'Mailbox items deposited (accepted gift wraps and REST deposits)', (s) => s.mailbox_deposits);
+  single('mls_gateway_mailbox_pickups_total', 'Mailbox items handed out by pickups (an item picked up twice counts twice)', (s) => s.mailbox_pickups);
+  single('mls_gateway_mailbox_acks_total', 'Mailbox items acknowledged (deleted) by their recipient', (s) => s.mailbox_acks);
   single('mls_gateway_membership_updates_total', 'Roster changes applied (450s and gift-wrap joins)', (s) => s.roster_updates);
   gauge(registry, 'mls_gateway_mailbox_items', 'Pending mailbox items, by box', ['box'], (s) => [
     [{ box: 'welcome' }, s.mailbox_depth.welcome],

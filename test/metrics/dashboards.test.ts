@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { sharedRelay } from '../helpers/fixture.js';
 import { httpGet } from '../helpers/http.js';
 import { REPO_ROOT } from '../helpers/relay-process.js';
-import { api, client, newKeys, signEvent } from '../gateway/helpers.js';
+import { api, b64, client, newKeys, signEvent } from '../gateway/helpers.js';
 import { parseExposition } from './prom.js';
 
 const relay = sharedRelay({
@@ -46,6 +46,11 @@ test('dashboard and alert rules reference only exposed series; REST and gateway 
   assert.equal((await api(relay(), alice, 'GET', '/groups')).status, 200);
   assert.equal((await api(relay(), alice, 'GET', '/groups/nope')).status, 404);
   assert.equal((await api(relay(), undefined, 'GET', '/groups')).status, 401);
+  const deposit = await api(relay(), alice, 'POST', '/welcome', { recipient: bob.pk, welcome_b64: b64('welcome') });
+  assert.equal(deposit.status, 200, JSON.stringify(deposit.json));
+  const picked = await api(relay(), bob, 'GET', `/welcome?recipient=${bob.pk}`);
+  assert.equal(picked.json.items.length, 1);
+  assert.equal((await api(relay(), bob, 'POST', `/welcome/${deposit.json.id}/ack`)).status, 200);
 
   const res = await httpGet(`${relay().httpUrl}/metrics`);
   assert.equal(res.status, 200);
@@ -69,6 +74,10 @@ test('dashboard and alert rules reference only exposed series; REST and gateway 
   // Gateway: the DM is counted under its kind.
   assert.equal(m.value('mls_gateway_events_processed_total', { kind: '446' }), 1);
   assert.equal(m.types.get('mls_gateway_db_operation_duration_seconds'), 'histogram');
+  assert.ok((m.value('mls_gateway_db_operation_duration_seconds_count') ?? 0) >= 3, 'deposit, pickup and ack are writer tasks');
+  for (const name of ['mls_gateway_mailbox_deposits_total', 'mls_gateway_mailbox_pickups_total', 'mls_gateway_mailbox_acks_total']) {
+    assert.equal(m.value(name), 1, name);
+  }
 });
 
 test('every series the relay exposes is documented in README.md', async () => {
