@@ -5,6 +5,7 @@ import { installGateway } from './gateway/install.js';
 import { coreRoutes } from './http/core-routes.js';
 import { accessMetricsSink, installMetrics } from './metrics/install.js';
 import { Router } from './http/router.js';
+import { observeSockets } from './metrics/http-metrics.js';
 import { createHttpFront } from './http/server.js';
 import { log } from './log.js';
 import { MatchPool } from './match/match-pool.js';
@@ -93,6 +94,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   installMetrics(ctx, router);
   const stopGateway = config.extensions.mls_gateway.enabled ? await installGateway(ctx, router) : async () => undefined;
   const front = createHttpFront(ctx, router);
+  if (ctx.telemetry) observeSockets(ctx.telemetry.registry, front);
   const addr = await front.listen(config.network.host, config.network.port);
   lifecycle.send('STARTED');
   // A commit may have failed while the pools started: the machine ignored it in `starting`.

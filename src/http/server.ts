@@ -26,6 +26,8 @@ export interface HttpFront {
   wss: WebSocketServer;
   /** Sockets that are plain HTTP right now (not yet, or never, a WebSocket). */
   httpSockets(): number;
+  /** Sockets refused at accept so far, by cap. */
+  refusedSockets(): { total: number; address: number };
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
   /** Stop accepting new connections and upgrades (existing sockets stay open). */
   stopAccepting(): Promise<void>;
@@ -129,6 +131,7 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
     server,
     wss,
     httpSockets: () => caps.size,
+    refusedSockets: () => caps.refused,
     listen: (host, port) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -19,6 +19,8 @@ export class HttpSocketCaps {
   private total = 0;
   private readonly byAddress = new Map<string, number>();
   private readonly counted = new WeakMap<Socket, string>();
+  /** Sockets closed at accept, by the cap that refused them (for /metrics). */
+  readonly refused = { total: 0, address: 0 };
 
   get size(): number {
     return this.total;
@@ -26,11 +28,17 @@ export class HttpSocketCaps {
 
   /** Counts the socket if it fits; the caller closes it otherwise. */
   admit(socket: Socket, limits: SocketLimits): Admission {
-    if (this.total >= limits.total) return 'total';
+    if (this.total >= limits.total) {
+      this.refused.total++;
+      return 'total';
+    }
     const peer = socket.remoteAddress;
     const key = limits.behindProxy ? '' : rateSubject((peer && canonicalAddress(peer)) ?? peer ?? 'unknown');
     const n = this.byAddress.get(key) ?? 0;
-    if (!limits.behindProxy && n >= limits.perAddress) return 'address';
+    if (!limits.behindProxy && n >= limits.perAddress) {
+      this.refused.address++;
+      return 'address';
+    }
     this.total++;
     this.byAddress.set(key, n + 1);
     this.counted.set(socket, key);

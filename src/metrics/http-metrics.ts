@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Router } from '../http/router.js';
 
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -47,4 +47,25 @@ export function observeHttp(router: Router, registry: Registry): void {
     requests.inc({ route: label, method: METHODS.has(method) ? method : 'other', status: String(status) });
     seconds.observe({ route: label }, ms / 1000);
   };
+}
+
+/** Plain HTTP sockets open now and refused at accept by the caps (limitation.max_http_connections*). */
+export function observeSockets(registry: Registry, front: { httpSockets(): number; refusedSockets(): { total: number; address: number } }): void {
+  new Gauge({ name: 'mls_relay_http_sockets', help: 'Plain HTTP sockets open (requests, keep-alive, handshakes not yet upgraded)', registers: [registry], collect() {
+    this.set(front.httpSockets());
+  } });
+  const seen = { total: 0, address: 0 };
+  new Counter({
+    name: 'mls_relay_http_sockets_refused_total',
+    help: 'Plain HTTP sockets closed at accept: cap="total" (max_http_connections) or "address" (max_http_connections_per_ip)',
+    labelNames: ['cap'],
+    registers: [registry],
+    collect() {
+      const now = front.refusedSockets();
+      for (const cap of ['total', 'address'] as const) {
+        this.inc({ cap }, now[cap] - seen[cap]);
+        seen[cap] = now[cap];
+      }
+    },
+  });
 }

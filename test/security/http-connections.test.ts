@@ -26,6 +26,9 @@ http_keepalive_timeout = "1s"
 [limitation]
 max_http_connections = ${TOTAL}
 max_http_connections_per_ip = ${PER_IP}
+
+[metrics]
+enabled = true
 `,
 });
 
@@ -105,6 +108,12 @@ test('half-open requests beyond max_http_connections_per_ip are refused at once;
   const ws = await wsWithChallenge(relay().url, '127.0.0.1');
   ws.close();
   relay().assertAlive();
+  // The refusals are counted for the operator.
+  const metrics = await rawRequest(relay().port, get('/metrics'));
+  assert.equal(metrics.kind, 'response');
+  const text = metrics.kind === 'response' ? metrics.response.body.toString() : '';
+  const counted = Number(/^mls_relay_http_sockets_refused_total\{cap="address"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  assert.ok(counted >= PER_IP * 3, `refused sockets counted (${counted})`);
 });
 
 test('a half-open request and a silent socket are closed with 408 after http_request_timeout', async (t) => {
