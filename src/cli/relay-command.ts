@@ -2,6 +2,7 @@ import { loadConfig } from '../config/load.js';
 import { watchConfig } from '../config/watch.js';
 import { log } from '../log.js';
 import { installFaultBarrier } from '../lifecycle/faults.js';
+import { warnIfCapsExceedFileLimit } from '../lifecycle/fd-limit.js';
 import { startRelay } from '../relay.js';
 import { parseCommandArgs, requireConfigPath } from './args.js';
 
@@ -17,6 +18,7 @@ export async function runRelay(argv: string[]): Promise<number> {
   for (const w of config.warnings) log.warn({ file: config.file }, w);
 
   installFaultBarrier();
+  warnIfCapsExceedFileLimit(config);
   const relay = await startRelay(config);
   log.info({ host: relay.host, port: relay.port, data: config.data.path }, 'listening');
 

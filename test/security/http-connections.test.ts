@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { sharedRelay, sleep, stopRelay } from '../helpers/fixture.js';
@@ -199,4 +199,18 @@ test('under a 256 open-file limit, a flood of half-open requests neither blocks 
   const health = await rawRequest(r.port, get('/health'));
   assert.equal(health.kind === 'response' && health.response.status, 200);
   r.assertAlive();
+});
+
+test('start-up warns when the connection caps exceed the open-file limit', async (t) => {
+  const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  if (!m) return t.skip('no /proc/self/limits here');
+  // The relay inherits this process's limit: caps one above it cannot all be reached.
+  const r = await startRelay({ toml: `[limitation]\nmax_connections = ${Number(m[1]) + 1}\n` });
+  try {
+    const warning = r.logRecords().find((x) => x.level === 'warn' && String(x.msg).startsWith('open-file limit'));
+    assert.ok(warning, 'a warning names the open-file limit');
+    assert.equal(warning.open_file_limit, Number(m[1]));
+  } finally {
+    await r.stop();
+  }
 });
