@@ -3,6 +3,7 @@
  * the verb and the arity; the contents (event shape, filters) are judged by
  * event-validate.ts and filter-parse.ts so each check lives in one place.
  */
+import type { NostrEvent } from './types.js';
 
 export type ClientMessage =
   | { type: 'EVENT'; event: unknown }
@@ -78,8 +79,9 @@ export function noticeMsg(text: string): string {
   return JSON.stringify(['NOTICE', text]);
 }
 
-export function countMsg(subId: string, count: number): string {
-  return JSON.stringify(['COUNT', subId, { count }]);
+/** NIP-45; `approximate` only when a bound cut the count short (the count is then a lower bound). */
+export function countMsg(subId: string, count: number, approximate = false): string {
+  return JSON.stringify(['COUNT', subId, approximate ? { count, approximate: true } : { count }]);
 }
 
 export function authMsg(challenge: string): string {
@@ -92,4 +94,43 @@ export function authMsg(challenge: string): string {
  */
 export function eventMsg(subId: string, eventJson: string): string {
   return '["EVENT",' + JSON.stringify(subId) + ',' + eventJson + ']';
+}
+
+/**
+ * The bytes of one event as the relay serves it everywhere (stored results, live
+ * delivery): JSON.stringify of exactly the seven NIP-01 fields in NIP-01 order, as UTF-8.
+ * Fields a client may have sent beyond those are never served. Memoized per event object:
+ * the writer stores these bytes and fan-out frames the same ones.
+ */
+const jsonCache = new WeakMap<NostrEvent, Buffer>();
+export function eventJson(e: NostrEvent): Buffer {
+  let b = jsonCache.get(e);
+  if (b === undefined) {
+    const canonical = { id: e.id, pubkey: e.pubkey, created_at: e.created_at, kind: e.kind, tags: e.tags, content: e.content, sig: e.sig };
+    b = Buffer.from(JSON.stringify(canonical), 'utf8');
+    jsonCache.set(e, b);
+  }
+  return b;
+}
+
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * The one EVENT frame builder: `["EVENT",<subId JSON>,` + the event's stored JSON bytes +
+ * `]`, for stored results and live delivery alike. `frames(subId)` escapes and encodes
+ * the subscription id once for many events.
+ */
+export function eventFrames(subId: string): (json: Buffer) => Buffer {
+  const head = Buffer.from('["EVENT",' + JSON.stringify(subId) + ',', 'utf8');
+  return (json) => {
+    const out = Buffer.allocUnsafe(head.length + json.length + 1);
+    head.copy(out, 0);
+    json.copy(out, head.length);
+    out[out.length - 1] = CLOSE_BRACKET;
+    return out;
+  };
+}
+
+export function eventFrame(subId: string, json: Buffer): Buffer {
+  return eventFrames(subId)(json);
 }

@@ -7,14 +7,14 @@ import type { Position } from './position.js';
 import {
   dKeyPart,
   EMPTY,
+  decodeRecord,
+  encodeRecord,
   forEachIndexKey,
-  fromRecord,
   MAX_SEQ,
   MIN_TS,
-  toRecord,
-  type EventRecord,
   type StoreDbs,
 } from './keys.js';
+import { eventJson } from '../protocol/messages.js';
 
 export interface WriteOutcome {
   ok: boolean;
@@ -256,7 +256,7 @@ export class Writer {
     if (seq === undefined) return false;
     const rec = this.dbs.events.get(seq);
     if (rec === undefined) return false;
-    removeEvent(this.dbs, seq, fromRecord(rec), this.removalHooks);
+    removeEvent(this.dbs, seq, decodeRecord(rec), this.removalHooks);
     return true;
   }
 
@@ -480,7 +480,7 @@ export class Writer {
         oldSeq = dbs.replace.get(slot);
         const rec = oldSeq === undefined ? undefined : dbs.events.get(oldSeq);
         if (rec !== undefined) {
-          old = fromRecord(rec);
+          old = decodeRecord(rec);
           if (old.created_at > e.created_at || (old.created_at === e.created_at && old.id < e.id)) {
             return outcome(true, HAVE_NEWER);
           }
@@ -555,7 +555,8 @@ function protectedTarget(dbs: StoreDbs, del: NostrEvent, undeletable: ReadonlyMa
     if (tag[0] === 'e' && HEX64.test(v)) {
       const seq = dbs.ids.get(v);
       const rec = seq === undefined ? undefined : dbs.events.get(seq);
-      if (rec !== undefined && rec[1] === del.pubkey) kind = rec[3];
+      const target = rec === undefined ? undefined : decodeRecord(rec);
+      if (target !== undefined && target.pubkey === del.pubkey) kind = target.kind;
     } else if (tag[0] === 'a') {
       const m = /^(\d+):([0-9a-f]{64}):/.exec(v);
       if (m !== null && m[2] === del.pubkey) kind = Number(m[1]);
@@ -574,7 +575,7 @@ function expiringProtected(e: NostrEvent, undeletable: ReadonlyMap<number, strin
 }
 
 function insertEvent(dbs: StoreDbs, e: NostrEvent, seq: number, slot: [number, string, string] | undefined): void {
-  dbs.events.putSync(seq, toRecord(e));
+  dbs.events.putSync(seq, encodeRecord(e, eventJson(e)));
   dbs.ids.putSync(e.id, seq);
   forEachIndexKey(dbs, e, seq, (db, key) => db.putSync(key, EMPTY));
   if (slot !== undefined) dbs.replace.putSync(slot, seq);
@@ -608,8 +609,9 @@ function applyDeletion(dbs: StoreDbs, del: NostrEvent, removed: string[], hooks:
       const seq = dbs.ids.get(v);
       if (seq !== undefined) {
         const rec = dbs.events.get(seq);
-        if (rec === undefined || rec[1] !== del.pubkey || rec[3] === 5) continue;
-        removeEvent(dbs, seq, fromRecord(rec), hooks);
+        const target = rec === undefined ? undefined : decodeRecord(rec);
+        if (target === undefined || target.pubkey !== del.pubkey || target.kind === 5) continue;
+        removeEvent(dbs, seq, target, hooks);
         removed.push(v);
       }
       dbs.tomb.putSync([v, del.pubkey], EMPTY);
@@ -618,10 +620,11 @@ function applyDeletion(dbs: StoreDbs, del: NostrEvent, removed: string[], hooks:
       if (slot === undefined || slot[1] !== del.pubkey) continue;
       const seq = dbs.replace.get(slot);
       const rec = seq === undefined ? undefined : dbs.events.get(seq);
-      if (rec !== undefined && rec[2] <= del.created_at) {
-        removeEvent(dbs, seq!, fromRecord(rec), hooks);
-        dbs.tomb.putSync([rec[0], del.pubkey], EMPTY);
-        removed.push(rec[0]);
+      const target = rec === undefined ? undefined : decodeRecord(rec);
+      if (target !== undefined && target.created_at <= del.created_at) {
+        removeEvent(dbs, seq!, target, hooks);
+        dbs.tomb.putSync([target.id, del.pubkey], EMPTY);
+        removed.push(target.id);
       }
       const prev = dbs.coordTomb.get(slot);
       if (prev === undefined || prev < del.created_at) dbs.coordTomb.putSync(slot, del.created_at);
@@ -639,12 +642,12 @@ export function sweepExpiredIn(dbs: StoreDbs, now: number, max: number, hooks: r
   let n = 0;
   for (const key of due) {
     const seq = key[1];
-    const rec: EventRecord | undefined = dbs.events.get(seq);
+    const rec = dbs.events.get(seq);
     if (rec === undefined) {
       dbs.expiration.removeSync(key); // stale entry; drop it so it is not met again
       continue;
     }
-    removeEvent(dbs, seq, fromRecord(rec), hooks);
+    removeEvent(dbs, seq, decodeRecord(rec), hooks);
     n++;
   }
   return n;

@@ -494,7 +494,12 @@ describe('event store: volume, restart, deadline', () => {
       const r = store.query([{}], { ...Q, deadline: Date.now() - 1 });
       assert.equal(r.timedOut, true);
       assert.ok(r.events.length < 1000);
-      assert.equal(store.count([{ kinds: [1] }], { deadline: Date.now() - 1 }).timedOut, true);
+      // Two filters are a union: keys are walked, under the deadline.
+      assert.equal(store.count([{ kinds: [1] }, { tags: { t: ['topic1'] } }], { deadline: Date.now() - 1 }).timedOut, true);
+      // One index covers one filter: LMDB counts the keys, no walk for a deadline to cut.
+      const one = store.count([{ kinds: [1] }], { deadline: Date.now() - 1 });
+      assert.equal(one.timedOut, false);
+      assert.equal(one.count, store.count([{ kinds: [1] }, { kinds: [1] }], { deadline: Date.now() + 5000 }).count);
       assert.equal(q(store, [{}]).timedOut, false);
     } finally {
       await store.close();
