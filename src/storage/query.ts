@@ -99,6 +99,8 @@ class Scan {
   scanned = 0;
   timedOut = false;
   readonly loaded = new Map<number, Hit | null>();
+  /** Several filters (or a count's expired list) may meet one record: remember what was read. */
+  shared = true;
   constructor(
     readonly dbs: StoreDbs,
     readonly deadline: number,
@@ -130,11 +132,11 @@ class Scan {
   }
 
   load(seq: number): Hit | null {
-    let h = this.loaded.get(seq);
+    let h = this.shared ? this.loaded.get(seq) : undefined;
     if (h === undefined) {
       const rec = this.dbs.events.get(seq);
       h = rec === undefined ? null : { seq, rec, createdAt: recordCreatedAt(rec) };
-      this.loaded.set(seq, h);
+      if (this.shared) this.loaded.set(seq, h);
     }
     return h;
   }
@@ -142,6 +144,8 @@ class Scan {
 
 export function runQuery(dbs: StoreDbs, filters: readonly Filter[], opts: QueryOptions): QueryResult {
   const scan = new Scan(dbs, opts.deadline, nowSeconds(opts.now), opts.accept, opts.restricted);
+  // One filter meets each record once (a tag plan's repeats are cut by its own `seen`).
+  scan.shared = filters.length > 1;
   const out = new Map<number, Hit>();
   // No deadline check before the first key: the scan checks as it goes, and a GC pause
   // between the caller setting the deadline and this line must not fail a cheap query.
