@@ -27,20 +27,21 @@ export class Fanout {
     private readonly visibility: Visibility,
   ) {}
 
-  publish(event: NostrEvent): void {
+  /** `json`: the event's stored bytes when it was stored (ephemeral events are encoded here). */
+  publish(event: NostrEvent, json?: Buffer): void {
     const t0 = performance.now();
     this.match.match([event]).then(
       ([targets]) => {
         const before = this.delivered;
         if (targets && targets.length > 0) {
-          // The bytes the writer stored (memoized per event), framed like stored results.
-          const json = eventJson(event);
+          // The bytes the writer stored, framed like stored results.
+          const bytes = json ?? eventJson(event);
           const frames = new Map<string, Buffer>();
           for (const [connId, subId] of targets) {
             const sub = this.subscribers.get(connId);
             if (!sub || !this.visibility.mayRead(event, sub)) continue;
             let frame = frames.get(subId);
-            if (frame === undefined) frames.set(subId, (frame = eventFrame(subId, json)));
+            if (frame === undefined) frames.set(subId, (frame = eventFrame(subId, bytes)));
             sub.deliver(subId, frame);
             this.delivered++;
           }

@@ -97,20 +97,28 @@ export function eventMsg(subId: string, eventJson: string): string {
 }
 
 /**
- * The bytes of one event as the relay serves it everywhere (stored results, live
- * delivery): JSON.stringify of exactly the seven NIP-01 fields in NIP-01 order, as UTF-8.
- * Fields a client may have sent beyond those are never served. Memoized per event object:
- * the writer stores these bytes and fan-out frames the same ones.
+ * One event as the relay serves it everywhere (stored results, live delivery): JSON of
+ * exactly the seven NIP-01 fields in NIP-01 order. Fields a client may have sent beyond
+ * those are never served. The writer stores these bytes; frames are built around them.
  */
-const jsonCache = new WeakMap<NostrEvent, Buffer>();
-export function eventJson(e: NostrEvent): Buffer {
-  let b = jsonCache.get(e);
-  if (b === undefined) {
-    const canonical = { id: e.id, pubkey: e.pubkey, created_at: e.created_at, kind: e.kind, tags: e.tags, content: e.content, sig: e.sig };
-    b = Buffer.from(JSON.stringify(canonical), 'utf8');
-    jsonCache.set(e, b);
+export function eventJsonString(e: NostrEvent): string {
+  // Spliced by hand (measured 0.7 vs 1.3 µs a note, on every stored event): the hex fields
+  // need no escaping and integers print as JSON.stringify prints them, so the text is
+  // JSON.stringify's exactly. Anything unexpected takes JSON.stringify itself.
+  if (!HEX.test(e.id) || !HEX.test(e.pubkey) || !HEX.test(e.sig) || !Number.isSafeInteger(e.created_at) || !Number.isSafeInteger(e.kind)) {
+    return JSON.stringify({ id: e.id, pubkey: e.pubkey, created_at: e.created_at, kind: e.kind, tags: e.tags, content: e.content, sig: e.sig });
   }
-  return b;
+  return (
+    '{"id":"' + e.id + '","pubkey":"' + e.pubkey + '","created_at":' + e.created_at + ',"kind":' + e.kind +
+    ',"tags":' + JSON.stringify(e.tags) + ',"content":' + JSON.stringify(e.content) + ',"sig":"' + e.sig + '"}'
+  );
+}
+
+const HEX = /^[0-9a-f]*$/;
+
+/** eventJsonString as UTF-8 (lone surrogates are refused at ingest, so the round trip is exact). */
+export function eventJson(e: NostrEvent): Buffer {
+  return Buffer.from(eventJsonString(e), 'utf8');
 }
 
 const CLOSE_BRACKET = 0x5d;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Database, Key, RootDatabase } from 'lmdb';
 import { expirationOf } from '../protocol/kinds.js';
+import { eventJsonString } from '../protocol/messages.js';
 import type { NostrEvent } from '../protocol/types.js';
 
 /**
@@ -89,7 +90,7 @@ export const RECORD_FORMAT = 2;
  *   bytes 1-2   kind, uint16 big-endian (NIP-01 kinds are 0..65535, event-validate.ts checks)
  *   bytes 3-10  created_at, float64 big-endian
  *   [8 bytes    expiration, float64 big-endian, when flag bit 0]
- *   rest        UTF-8 of eventJson(event) (lone surrogates are refused at ingest, so the
+ *   rest        UTF-8 of eventJsonString(event) (lone surrogates are refused at ingest, so the
  *               UTF-8 round trip is exact)
  * The header answers what a scan asks of most events (kind for the read rules and for
  * kinds post-filters, created_at and id for ordering, expiry) without parsing the JSON.
@@ -99,15 +100,17 @@ const HEAD = 11;
 /** eventJson always starts `{"id":"`, then the 64 hex digits of the id. */
 const ID_AT = 7;
 
-export function encodeRecord(e: NostrEvent, json: Buffer): Buffer {
+export function encodeRecord(e: NostrEvent): Buffer {
+  const json = eventJsonString(e);
   const exp = expirationOf(e);
   const head = exp === undefined ? HEAD : HEAD + 8;
-  const rec = Buffer.allocUnsafe(head + json.length);
+  // The JSON is written straight into the record: no intermediate buffer per event.
+  const rec = Buffer.allocUnsafe(head + Buffer.byteLength(json, 'utf8'));
   rec[0] = exp === undefined ? 0 : FLAG_EXPIRES;
   rec.writeUInt16BE(e.kind, 1);
   rec.writeDoubleBE(e.created_at, 3);
   if (exp !== undefined) rec.writeDoubleBE(exp, HEAD);
-  json.copy(rec, head);
+  rec.write(json, head, 'utf8');
   return rec;
 }
 

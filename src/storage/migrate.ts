@@ -1,6 +1,5 @@
 import type { RootDatabase } from 'lmdb';
 import { log } from '../log.js';
-import { eventJson } from '../protocol/messages.js';
 import type { NostrEvent } from '../protocol/types.js';
 import { DB_NAMES, encodeRecord, RECORD_FORMAT, type StoreDbs } from './keys.js';
 
@@ -44,7 +43,7 @@ export function migrateRecords(env: RootDatabase, dbs: StoreDbs): void {
     env.transactionSync(() => {
       for (const [seq, r] of batch) {
         const e: NostrEvent = { id: r[0], pubkey: r[1], created_at: r[2], kind: r[3], tags: r[4], content: r[5], sig: r[6] };
-        dbs.events.putSync(seq, encodeRecord(e, eventJson(e)));
+        dbs.events.putSync(seq, encodeRecord(e));
         legacy.removeSync(seq);
       }
     });

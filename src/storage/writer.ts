@@ -9,12 +9,12 @@ import {
   EMPTY,
   decodeRecord,
   encodeRecord,
+  recordJson,
   forEachIndexKey,
   MAX_SEQ,
   MIN_TS,
   type StoreDbs,
 } from './keys.js';
-import { eventJson } from '../protocol/messages.js';
 
 export interface WriteOutcome {
   ok: boolean;
@@ -22,6 +22,8 @@ export interface WriteOutcome {
   message: string;
   /** Ids removed by this write: the replaced event, or the targets of a deletion. */
   removed: string[];
+  /** When stored: the event's canonical JSON bytes as stored, for fan-out to frame as they are. */
+  json?: Buffer;
 }
 
 /**
@@ -488,6 +490,7 @@ export class Writer {
       }
 
       const removed: string[] = [];
+      let json: Buffer | undefined;
       const hooks = this.removalHooks;
       const write = () => {
         if (old !== undefined) {
@@ -496,7 +499,7 @@ export class Writer {
         }
         if (e.kind === 5) applyDeletion(dbs, e, removed, hooks);
         const position = this.nextSeq;
-        insertEvent(dbs, e, position, slot);
+        json = insertEvent(dbs, e, position, slot);
         if (effect !== undefined) effect(position);
         // Only once nothing can throw: a rolled-back item must not use up a position.
         this.nextSeq = position + 1;
@@ -507,7 +510,7 @@ export class Writer {
       // child transaction (measured ~30% of apply time) so the throw rolls it all back.
       if (effect === undefined) write();
       else this.env.childTransaction(write);
-      return { ok: true, stored: true, message: '', removed };
+      return { ok: true, stored: true, message: '', removed, json };
     } catch (err) {
       return outcome(false, err instanceof WriteRejection ? err.message : FAILED);
     }
@@ -574,13 +577,16 @@ function expiringProtected(e: NostrEvent, undeletable: ReadonlyMap<number, strin
   return `invalid: an expiration tag is not allowed here: ${reason}`;
 }
 
-function insertEvent(dbs: StoreDbs, e: NostrEvent, seq: number, slot: [number, string, string] | undefined): void {
-  dbs.events.putSync(seq, encodeRecord(e, eventJson(e)));
+/** Returns the stored JSON bytes (a view into the record, which nothing writes to again). */
+function insertEvent(dbs: StoreDbs, e: NostrEvent, seq: number, slot: [number, string, string] | undefined): Buffer {
+  const rec = encodeRecord(e);
+  dbs.events.putSync(seq, rec);
   dbs.ids.putSync(e.id, seq);
   forEachIndexKey(dbs, e, seq, (db, key) => db.putSync(key, EMPTY));
   if (slot !== undefined) dbs.replace.putSync(slot, seq);
   const exp = expirationOf(e);
   if (exp !== undefined) dbs.expiration.putSync([exp, seq], EMPTY);
+  return recordJson(rec);
 }
 
 function removeEvent(dbs: StoreDbs, seq: number, e: NostrEvent, hooks: readonly RemovalHook[]): void {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import WebSocket from 'ws';
 import { computeEventId } from '../../src/protocol/event-validate.js';
+import { eventJsonString } from '../../src/protocol/messages.js';
 import { expirationOf, isReplaceable } from '../../src/protocol/kinds.js';
 import { EMPTY, forEachIndexKey, openStoreDbs } from '../../src/storage/keys.js';
 import { RELAY_MAIN, REPO_ROOT, makeTempDir, removeDir, startRelay, type RelayHandle } from '../helpers/relay-process.js';
@@ -49,6 +50,15 @@ async function rawSocket(url: string): Promise<{ ws: WebSocket; frames: string[]
     });
   return { ws, frames, next };
 }
+
+test('eventJsonString is JSON.stringify of the seven NIP-01 fields, byte for byte', () => {
+  const k = newKeys();
+  const odd = signEvent(k, { kind: 65535, created_at: 0, tags: [['x', '\u2028"\\\n\u0000'], ['y']], content: '😀\u001f</script>\ud7ff' });
+  for (const e of [odd, { ...odd, id: 'NOT"HEX' }, { ...odd, created_at: 1.5 }, signEvent(k)]) {
+    const { id, pubkey, created_at, kind, tags, content, sig } = e;
+    assert.equal(eventJsonString({ ...e, extra: 1 } as Event), JSON.stringify({ id, pubkey, created_at, kind, tags, content, sig }));
+  }
+});
 
 describe('EVENT frames are the stored canonical JSON', () => {
   let relay: RelayHandle | undefined;
