@@ -2,7 +2,7 @@ import { open, type Database, type DatabaseOptions, type Key, type RootDatabase 
 import { matchFilter } from '../protocol/filter-match.js';
 import { expirationOf } from '../protocol/kinds.js';
 import type { Filter, NostrEvent } from '../protocol/types.js';
-import { decodeRecord, MAX_SEQ, MAX_TS, MIN_TS, openStoreDbs, recordJson, type StoreDbs } from './keys.js';
+import { decodeRecord, MAX_SEQ, MAX_TS, MIN_TS, openStoreDbs, type StoreDbs } from './keys.js';
 import { migrateRecords } from './migrate.js';
 import { planFilter, type IndexName } from './planner.js';
 import type { Position } from './position.js';
@@ -142,7 +142,7 @@ export class EventStore implements WriterHost {
    */
   queryJson(filters: readonly Filter[], opts: QueryOptions): { events: Buffer[]; timedOut: boolean } {
     const { hits, timedOut } = runQuery(this.dbs, filters, opts);
-    return { events: hits.map((h) => recordJson(h.rec)), timedOut };
+    return { events: hits.map((h) => h.json), timedOut };
   }
 
   count(filters: readonly Filter[], opts: CountOptions): CountResult {

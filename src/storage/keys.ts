@@ -97,8 +97,6 @@ export const RECORD_FORMAT = 2;
  */
 const FLAG_EXPIRES = 1;
 const HEAD = 11;
-/** eventJson always starts `{"id":"`, then the 64 hex digits of the id. */
-const ID_AT = 7;
 
 export function encodeRecord(e: NostrEvent): Buffer {
   const json = eventJsonString(e);
@@ -114,7 +112,8 @@ export function encodeRecord(e: NostrEvent): Buffer {
   return rec;
 }
 
-function jsonStart(rec: Buffer): number {
+/** Offset of the JSON in a record. */
+export function jsonStart(rec: Buffer): number {
   return (rec[0]! & FLAG_EXPIRES) !== 0 ? HEAD + 8 : HEAD;
 }
 
@@ -128,11 +127,6 @@ export function recordCreatedAt(rec: Buffer): number {
 
 export function recordExpiration(rec: Buffer): number | undefined {
   return (rec[0]! & FLAG_EXPIRES) !== 0 ? rec.readDoubleBE(HEAD) : undefined;
-}
-
-export function recordId(rec: Buffer): string {
-  const at = jsonStart(rec) + ID_AT;
-  return rec.toString('latin1', at, at + 64);
 }
 
 /** The event's canonical JSON bytes (a view into `rec`, no copy). */

@@ -1,7 +1,7 @@
 import type { Key } from 'lmdb';
 import { matchFilter } from '../protocol/filter-match.js';
 import type { Filter, NostrEvent } from '../protocol/types.js';
-import { decodeRecord, MAX_SEQ, MIN_TS, recordCreatedAt, recordExpiration, recordId, recordKind, type StoreDbs } from './keys.js';
+import { jsonStart, MAX_SEQ, MIN_TS, recordCreatedAt, recordExpiration, recordKind, type StoreDbs } from './keys.js';
 import { planFilter, type Plan, type ScanRange } from './planner.js';
 import type { Position } from './position.js';
 
@@ -25,11 +25,14 @@ export interface QueryOptions {
   restricted?: (kind: number) => boolean;
 }
 
-/** One stored event met by a scan: its position and record (header + canonical JSON). */
+/** One stored event met by a scan: its position, the record header's fields and its canonical JSON. */
 export interface Hit {
   seq: number;
-  rec: Buffer;
   createdAt: number;
+  kind: number;
+  expiration: number | undefined;
+  /** The event's stored JSON bytes (a copy of this event's own: frames are built from it). */
+  json: Buffer;
   /** Filled on demand: the id for the tie-break of the output order, the parsed event for post-filters and read rules. */
   id?: string;
   event?: NostrEvent;
@@ -63,8 +66,9 @@ export function compareEvents(a: NostrEvent, b: NostrEvent): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/** The stored JSON always starts `{"id":"` and the 64 hex digits of the id. */
 function idOf(h: Hit): string {
-  return (h.id ??= recordId(h.rec));
+  return (h.id ??= h.json.toString('latin1', 7, 71));
 }
 
 /** compareEvents on hits: the id is read from the record only on a created_at tie. */
@@ -76,7 +80,21 @@ export function compareHits(a: Hit, b: Hit): number {
 }
 
 export function eventOf(h: Hit): NostrEvent {
-  return (h.event ??= decodeRecord(h.rec));
+  return (h.event ??= JSON.parse(h.json.toString('utf8')) as NostrEvent);
+}
+
+/**
+ * Read one record. lmdb's fast read leaves the value in a buffer the next read reuses, so
+ * the header is read there and only the JSON is copied out, once, into pooled memory
+ * (a plain get() would copy the whole record into a fresh allocation of its own).
+ */
+export function readHit(dbs: StoreDbs, seq: number): Hit | null {
+  const rec = dbs.events.getBinaryFast(seq);
+  if (rec === undefined) return null;
+  const at = jsonStart(rec);
+  const json = Buffer.allocUnsafe(rec.length - at);
+  rec.copy(json, 0, at);
+  return { seq, createdAt: recordCreatedAt(rec), kind: recordKind(rec), expiration: recordExpiration(rec), json };
 }
 
 function nowSeconds(now?: number): number {
@@ -85,7 +103,7 @@ function nowSeconds(now?: number): number {
 
 /** kinds, since and until: what the record header answers without parsing. */
 function headerMatch(filter: Filter, h: Hit): boolean {
-  if (filter.kinds !== undefined && !filter.kinds.includes(recordKind(h.rec))) return false;
+  if (filter.kinds !== undefined && !filter.kinds.includes(h.kind)) return false;
   if (filter.since !== undefined && h.createdAt < filter.since) return false;
   if (filter.until !== undefined && h.createdAt > filter.until) return false;
   return true;
@@ -111,10 +129,10 @@ class Scan {
 
   /** Not expired, and visible to the caller; parses the event only for a kind a read rule concerns. */
   keep(h: Hit): boolean {
-    const exp = recordExpiration(h.rec);
+    const exp = h.expiration;
     if (exp !== undefined && exp <= this.now) return false;
     if (this.accept === undefined) return true;
-    if (this.restricted !== undefined && !this.restricted(recordKind(h.rec))) return true;
+    if (this.restricted !== undefined && !this.restricted(h.kind)) return true;
     return this.accept(eventOf(h), h.seq);
   }
 
@@ -134,8 +152,7 @@ class Scan {
   load(seq: number): Hit | null {
     let h = this.shared ? this.loaded.get(seq) : undefined;
     if (h === undefined) {
-      const rec = this.dbs.events.get(seq);
-      h = rec === undefined ? null : { seq, rec, createdAt: recordCreatedAt(rec) };
+      h = readHit(this.dbs, seq);
       if (this.shared) this.loaded.set(seq, h);
     }
     return h;
@@ -301,10 +318,8 @@ export function runCount(dbs: StoreDbs, filters: readonly Filter[], opts: CountO
           if (!dead!.has(seq)) counted.add(seq);
         } else {
           // Not remembered in scan.loaded: a count may walk millions of keys.
-          const rec = dbs.events.get(seq);
-          if (rec === undefined) continue;
-          const h: Hit = { seq, rec, createdAt: recordCreatedAt(rec) };
-          if (scan.matches(plan, filter, h) && scan.keep(h)) counted.add(seq);
+          const h = readHit(dbs, seq);
+          if (h !== null && scan.matches(plan, filter, h) && scan.keep(h)) counted.add(seq);
         }
       }
     }
