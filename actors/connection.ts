@@ -243,8 +243,8 @@ export class ConnectionActor implements Supervised, Subscriber {
     const t0 = performance.now();
     const { count, timedOut } = this.ctx.reader.count(parsed.filters, this, cfg.data.db_query_timeout);
     this.ctx.telemetry?.queried('COUNT', this.connId, subId, parsed.filters.length, count, timedOut, t0);
-    if (timedOut) return this.send(closedMsg(subId, 'error: count timed out, narrow the filters'));
-    this.send(countMsg(subId, count));
+    // NIP-45: a count the deadline cut is answered as what was counted, marked approximate.
+    this.send(countMsg(subId, count, timedOut));
   }
 
   /** NIP-42 (src/pipeline/auth.ts): every AUTH is answered with an OK; a NOTICE only when it has no id. */

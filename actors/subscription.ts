@@ -1,5 +1,5 @@
 import { createStore } from '@xstate/store';
-import { closedMsg, eoseMsg, eventMsg } from '../src/protocol/messages.js';
+import { closedMsg, eoseMsg, eventFrames } from '../src/protocol/messages.js';
 import type { Filter } from '../src/protocol/types.js';
 import type { Supervised } from './supervisor.js';
 import type { Client } from '../src/pipeline/types.js';
@@ -72,7 +72,9 @@ export class SubscriptionActor implements Supervised {
         this.owner.send(closedMsg(this.subId, 'error: query timed out, narrow the filters'));
         return;
       }
-      for (const event of events) this.owner.send(eventMsg(this.subId, JSON.stringify(event)));
+      // The stored JSON bytes framed as they are: the same builder as live delivery.
+      const frame = eventFrames(this.subId);
+      for (const json of events) this.owner.send(frame(json));
       sent = events.length;
     }
     this.owner.send(eoseMsg(this.subId));

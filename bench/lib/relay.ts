@@ -39,7 +39,9 @@ export interface BenchRelay {
 const BASE: ConfigPatch = {
   network: { host: '127.0.0.1', port: 0 },
   rate_limiter: { enabled: false },
-  limitation: { max_connections: 100_000, max_subscriptions: 100, max_limit: 1000 },
+  // Benchmarks open thousands of sockets from one address at once; the per-address cap on
+  // sockets still in the HTTP phase would answer 429.
+  limitation: { max_connections: 100_000, max_subscriptions: 100, max_limit: 1000, max_http_connections: 100_000, max_http_connections_per_ip: 100_000 },
 };
 
 function toml(patch: ConfigPatch): string {

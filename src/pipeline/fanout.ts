@@ -1,6 +1,6 @@
 import { log } from '../log.js';
 import type { MatchPool } from '../match/match-pool.js';
-import { eventMsg } from '../protocol/messages.js';
+import { eventFrame, eventJson } from '../protocol/messages.js';
 import type { NostrEvent } from '../protocol/types.js';
 import type { Client } from './types.js';
 import type { Visibility } from './visibility.js';
@@ -27,19 +27,21 @@ export class Fanout {
     private readonly visibility: Visibility,
   ) {}
 
-  publish(event: NostrEvent): void {
+  /** `json`: the event's stored bytes when it was stored (ephemeral events are encoded here). */
+  publish(event: NostrEvent, json?: Buffer): void {
     const t0 = performance.now();
     this.match.match([event]).then(
       ([targets]) => {
         const before = this.delivered;
         if (targets && targets.length > 0) {
-          const json = JSON.stringify(event);
+          // The bytes the writer stored, framed like stored results.
+          const bytes = json ?? eventJson(event);
           const frames = new Map<string, Buffer>();
           for (const [connId, subId] of targets) {
             const sub = this.subscribers.get(connId);
             if (!sub || !this.visibility.mayRead(event, sub)) continue;
             let frame = frames.get(subId);
-            if (frame === undefined) frames.set(subId, (frame = Buffer.from(eventMsg(subId, json))));
+            if (frame === undefined) frames.set(subId, (frame = eventFrame(subId, bytes)));
             sub.deliver(subId, frame);
             this.delivered++;
           }

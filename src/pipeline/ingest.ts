@@ -123,7 +123,7 @@ export class Ingest {
 
     const outcome = await writer.submit(event, this.effectFor(event, client));
     this.telemetry?.sampleWriter(writer.stats);
-    if (outcome.stored) this.accepted(event, client);
+    if (outcome.stored) this.accepted(event, client, outcome.json);
     return { id: event.id, ok: outcome.ok, message: outcome.message };
   }
 
@@ -142,8 +142,9 @@ export class Ingest {
     };
   }
 
-  private accepted(event: NostrEvent, client: Client): void {
+  /** `json`: the bytes the writer stored, so live frames are the stored ones. */
+  private accepted(event: NostrEvent, client: Client, json?: Buffer): void {
     for (const after of this.deps.hooks.afterAccept) after(event, client);
-    this.deps.fanout.publish(event);
+    this.deps.fanout.publish(event, json);
   }
 }

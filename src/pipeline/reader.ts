@@ -20,20 +20,25 @@ export class Reader {
     private readonly visibility: Visibility,
   ) {}
 
+  private readonly restricted = (kind: number) => this.visibility.concerns(kind);
+
   private acceptFor(filters: readonly Filter[], client: Client): ((e: NostrEvent, position: Position) => boolean) | undefined {
     return this.visibility.restricts(filters) ? (e, position) => this.visibility.mayRead(e, client, position) : undefined;
   }
 
-  query(filters: readonly Filter[], client: Client, limits: ReadLimits): { events: NostrEvent[]; timedOut: boolean } {
-    return this.store.query(filters, {
+  /** Matching events as their stored JSON bytes, ready to be framed (messages.ts eventFrames). */
+  query(filters: readonly Filter[], client: Client, limits: ReadLimits): { events: Buffer[]; timedOut: boolean } {
+    return this.store.queryJson(filters, {
       limitDefault: limits.maxLimit,
       limitMax: limits.maxLimit,
       deadline: Date.now() + limits.timeoutMs,
       accept: this.acceptFor(filters, client),
+      restricted: this.restricted,
     });
   }
 
+  /** `timedOut`: the deadline cut the count and `count` is a lower bound. */
   count(filters: readonly Filter[], client: Client, timeoutMs: number): { count: number; timedOut: boolean } {
-    return this.store.count(filters, { deadline: Date.now() + timeoutMs, accept: this.acceptFor(filters, client) });
+    return this.store.count(filters, { deadline: Date.now() + timeoutMs, accept: this.acceptFor(filters, client), restricted: this.restricted });
   }
 }

@@ -27,6 +27,11 @@ export class Visibility {
     return filters.some((f) => f.kinds === undefined || f.kinds.some((k) => this.byKind.has(k)));
   }
 
+  /** Does some rule apply to events of this kind? (Events of other kinds need not be parsed to judge them.) */
+  concerns(kind: number): boolean {
+    return this.byKind.has(kind);
+  }
+
   /** `position`: for stored results only (see ReadRule). */
   mayRead(event: NostrEvent, client: Client, position?: Position): boolean {
     const rules = this.byKind.get(event.kind);

@@ -3,6 +3,7 @@
  * the verb and the arity; the contents (event shape, filters) are judged by
  * event-validate.ts and filter-parse.ts so each check lives in one place.
  */
+import type { NostrEvent } from './types.js';
 
 export type ClientMessage =
   | { type: 'EVENT'; event: unknown }
@@ -78,8 +79,9 @@ export function noticeMsg(text: string): string {
   return JSON.stringify(['NOTICE', text]);
 }
 
-export function countMsg(subId: string, count: number): string {
-  return JSON.stringify(['COUNT', subId, { count }]);
+/** NIP-45; `approximate` only when a bound cut the count short (the count is then a lower bound). */
+export function countMsg(subId: string, count: number, approximate = false): string {
+  return JSON.stringify(['COUNT', subId, approximate ? { count, approximate: true } : { count }]);
 }
 
 export function authMsg(challenge: string): string {
@@ -92,4 +94,51 @@ export function authMsg(challenge: string): string {
  */
 export function eventMsg(subId: string, eventJson: string): string {
   return '["EVENT",' + JSON.stringify(subId) + ',' + eventJson + ']';
+}
+
+/**
+ * One event as the relay serves it everywhere (stored results, live delivery): JSON of
+ * exactly the seven NIP-01 fields in NIP-01 order. Fields a client may have sent beyond
+ * those are never served. The writer stores these bytes; frames are built around them.
+ */
+export function eventJsonString(e: NostrEvent): string {
+  // Spliced by hand (measured 0.7 vs 1.3 µs a note, on every stored event): the hex fields
+  // need no escaping and integers print as JSON.stringify prints them, so the text is
+  // JSON.stringify's exactly. Anything unexpected takes JSON.stringify itself.
+  if (!HEX.test(e.id) || !HEX.test(e.pubkey) || !HEX.test(e.sig) || !Number.isSafeInteger(e.created_at) || !Number.isSafeInteger(e.kind)) {
+    return JSON.stringify({ id: e.id, pubkey: e.pubkey, created_at: e.created_at, kind: e.kind, tags: e.tags, content: e.content, sig: e.sig });
+  }
+  return (
+    '{"id":"' + e.id + '","pubkey":"' + e.pubkey + '","created_at":' + e.created_at + ',"kind":' + e.kind +
+    ',"tags":' + JSON.stringify(e.tags) + ',"content":' + JSON.stringify(e.content) + ',"sig":"' + e.sig + '"}'
+  );
+}
+
+const HEX = /^[0-9a-f]*$/;
+
+/** eventJsonString as UTF-8 (lone surrogates are refused at ingest, so the round trip is exact). */
+export function eventJson(e: NostrEvent): Buffer {
+  return Buffer.from(eventJsonString(e), 'utf8');
+}
+
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * The one EVENT frame builder: `["EVENT",<subId JSON>,` + the event's stored JSON bytes +
+ * `]`, for stored results and live delivery alike. `frames(subId)` escapes and encodes
+ * the subscription id once for many events.
+ */
+export function eventFrames(subId: string): (json: Buffer) => Buffer {
+  const head = Buffer.from('["EVENT",' + JSON.stringify(subId) + ',', 'utf8');
+  return (json) => {
+    const out = Buffer.allocUnsafe(head.length + json.length + 1);
+    head.copy(out, 0);
+    json.copy(out, head.length);
+    out[out.length - 1] = CLOSE_BRACKET;
+    return out;
+  };
+}
+
+export function eventFrame(subId: string, json: Buffer): Buffer {
+  return eventFrames(subId)(json);
 }

@@ -2,10 +2,11 @@ import { open, type Database, type DatabaseOptions, type Key, type RootDatabase 
 import { matchFilter } from '../protocol/filter-match.js';
 import { expirationOf } from '../protocol/kinds.js';
 import type { Filter, NostrEvent } from '../protocol/types.js';
-import { fromRecord, MAX_SEQ, MAX_TS, MIN_TS, openStoreDbs, type StoreDbs } from './keys.js';
+import { decodeRecord, MAX_SEQ, MAX_TS, MIN_TS, openStoreDbs, type StoreDbs } from './keys.js';
+import { migrateRecords } from './migrate.js';
 import { planFilter, type IndexName } from './planner.js';
 import type { Position } from './position.js';
-import { runCount, runQuery, type CountOptions, type CountResult, type QueryOptions, type QueryResult } from './query.js';
+import { eventOf, runCount, runQuery, type CountOptions, type CountResult, type QueryOptions } from './query.js';
 import { isTombstonedIn, sweepExpiredIn, Writer, type WriterHost } from './writer.js';
 
 export interface OpenOptions {
@@ -75,7 +76,14 @@ export class EventStore implements WriterHost {
       eventTurnBatching: false,
       ...(opts.mapSize !== undefined ? { mapSize: opts.mapSize } : {}),
     });
-    return new EventStore(env, openStoreDbs(env), opts.path);
+    const dbs = openStoreDbs(env);
+    try {
+      migrateRecords(env, dbs);
+    } catch (err) {
+      void env.close();
+      throw err;
+    }
+    return new EventStore(env, dbs, opts.path);
   }
 
   /**
@@ -102,13 +110,13 @@ export class EventStore implements WriterHost {
     const seq = this.dbs.ids.get(id);
     if (seq === undefined) return undefined;
     const rec = this.dbs.events.get(seq);
-    return rec === undefined ? undefined : fromRecord(rec);
+    return rec === undefined ? undefined : decodeRecord(rec);
   }
 
   /** The stored event at a position (see position.ts), if it is still stored. */
   getAt(position: Position): NostrEvent | undefined {
     const rec = this.dbs.events.get(position);
-    return rec === undefined ? undefined : fromRecord(rec);
+    return rec === undefined ? undefined : decodeRecord(rec);
   }
 
   /** Every stored event of `kinds` with its position, in no particular order (one-off index builds). */
@@ -117,13 +125,24 @@ export class EventStore implements WriterHost {
       for (const k of this.dbs.kind.getKeys({ start: [kind, MIN_TS], end: [kind, MAX_TS, MAX_SEQ] })) {
         const seq = (k as number[])[2]!;
         const rec = this.dbs.events.get(seq);
-        if (rec !== undefined) yield [seq, fromRecord(rec)];
+        if (rec !== undefined) yield [seq, decodeRecord(rec)];
       }
     }
   }
 
-  query(filters: readonly Filter[], opts: QueryOptions): QueryResult {
-    return runQuery(this.dbs, filters, opts);
+  /** Stored events matching any filter, NIP-01 order, parsed (for the gateway's own reads). */
+  query(filters: readonly Filter[], opts: QueryOptions): { events: NostrEvent[]; timedOut: boolean } {
+    const { hits, timedOut } = runQuery(this.dbs, filters, opts);
+    return { events: hits.map(eventOf), timedOut };
+  }
+
+  /**
+   * As query, but each event as its stored canonical JSON bytes, never parsed or
+   * re-encoded unless a filter or read rule needed it: what REQ frames are built from.
+   */
+  queryJson(filters: readonly Filter[], opts: QueryOptions): { events: Buffer[]; timedOut: boolean } {
+    const { hits, timedOut } = runQuery(this.dbs, filters, opts);
+    return { events: hits.map((h) => h.json), timedOut };
   }
 
   count(filters: readonly Filter[], opts: CountOptions): CountResult {
@@ -155,7 +174,7 @@ export class EventStore implements WriterHost {
     for (const k of this.dbs.created.getKeys({ start, end })) {
       const rec = this.dbs.events.get((k as number[])[1]!);
       if (rec === undefined) continue;
-      const e = fromRecord(rec);
+      const e = decodeRecord(rec);
       const exp = expirationOf(e);
       if (exp !== undefined && exp <= now) continue;
       if (filter !== undefined && !matchFilter(filter, e)) continue;

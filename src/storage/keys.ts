@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Database, Key, RootDatabase } from 'lmdb';
+import { expirationOf } from '../protocol/kinds.js';
+import { eventJsonString } from '../protocol/messages.js';
 import type { NostrEvent } from '../protocol/types.js';
 
 /**
@@ -12,7 +14,10 @@ import type { NostrEvent } from '../protocol/types.js';
  * the same environment and pick their own names.
  */
 export const DB_NAMES = {
-  events: 'ev:events', // seq -> EventRecord
+  events: 'ev:records', // seq -> record (see encodeRecord)
+  /** Format 1 (msgpack 7-element arrays); migrated into `events` at open, then empty. */
+  legacyEvents: 'ev:events',
+  meta: 'ev:meta', // 'format' -> RECORD_FORMAT
   ids: 'ev:ids', // id -> seq
   created: 'ev:i_created', // [created_at, seq]
   kind: 'ev:i_kind', // [kind, created_at, seq]
@@ -27,7 +32,8 @@ export const DB_NAMES = {
 } as const;
 
 export interface StoreDbs {
-  events: Database<EventRecord, number>;
+  events: Database<Buffer, number>;
+  meta: Database<number, string>;
   ids: Database<number, string>;
   created: Database<Buffer, Key>;
   kind: Database<Buffer, Key>;
@@ -49,7 +55,8 @@ export function openStoreDbs(env: RootDatabase): StoreDbs {
   // cursors never decode a value (we only ever call getKeys on them).
   const index = (name: string) => env.openDB<Buffer, Key>(name, { encoding: 'binary' });
   return {
-    events: env.openDB<EventRecord, number>(DB_NAMES.events, {}),
+    events: env.openDB<Buffer, number>(DB_NAMES.events, { encoding: 'binary' }),
+    meta: env.openDB<number, string>(DB_NAMES.meta, {}),
     ids: env.openDB<number, string>(DB_NAMES.ids, {}),
     created: index(DB_NAMES.created),
     kind: index(DB_NAMES.kind),
@@ -70,26 +77,65 @@ export const MIN_TS = -(2 ** 48);
 export const MAX_SEQ = 2 ** 52;
 
 /**
- * Records are msgpack arrays rather than objects: no field names are stored per event
- * (about 45 bytes each) and decoding an array is cheaper than a map. Extra properties
- * a client may have sent are dropped here, so what we serve is exactly NIP-01.
+ * Format of `ev:records` values, kept in `ev:meta` under 'format'. 1 was the msgpack
+ * 7-element array in `ev:events` (migrate.ts moves it here); a store marked with a higher
+ * format than this code knows is refused at open, never read.
  */
-export type EventRecord = [
-  id: string,
-  pubkey: string,
-  created_at: number,
-  kind: number,
-  tags: string[][],
-  content: string,
-  sig: string,
-];
+export const RECORD_FORMAT = 2;
 
-export function toRecord(e: NostrEvent): EventRecord {
-  return [e.id, e.pubkey, e.created_at, e.kind, e.tags, e.content, e.sig];
+/**
+ * A record is a small header and then the event's canonical JSON, byte for byte what is
+ * served in EVENT frames (frames are built around these bytes, never re-encoded):
+ *   byte 0      flags (bit 0: the event has a NIP-40 expiration)
+ *   bytes 1-2   kind, uint16 big-endian (NIP-01 kinds are 0..65535, event-validate.ts checks)
+ *   bytes 3-10  created_at, float64 big-endian
+ *   [8 bytes    expiration, float64 big-endian, when flag bit 0]
+ *   rest        UTF-8 of eventJsonString(event) (lone surrogates are refused at ingest, so the
+ *               UTF-8 round trip is exact)
+ * The header answers what a scan asks of most events (kind for the read rules and for
+ * kinds post-filters, created_at and id for ordering, expiry) without parsing the JSON.
+ */
+const FLAG_EXPIRES = 1;
+const HEAD = 11;
+
+export function encodeRecord(e: NostrEvent): Buffer {
+  const json = eventJsonString(e);
+  const exp = expirationOf(e);
+  const head = exp === undefined ? HEAD : HEAD + 8;
+  // The JSON is written straight into the record: no intermediate buffer per event.
+  const rec = Buffer.allocUnsafe(head + Buffer.byteLength(json, 'utf8'));
+  rec[0] = exp === undefined ? 0 : FLAG_EXPIRES;
+  rec.writeUInt16BE(e.kind, 1);
+  rec.writeDoubleBE(e.created_at, 3);
+  if (exp !== undefined) rec.writeDoubleBE(exp, HEAD);
+  rec.write(json, head, 'utf8');
+  return rec;
 }
 
-export function fromRecord(r: EventRecord): NostrEvent {
-  return { id: r[0], pubkey: r[1], created_at: r[2], kind: r[3], tags: r[4], content: r[5], sig: r[6] };
+/** Offset of the JSON in a record. */
+export function jsonStart(rec: Buffer): number {
+  return (rec[0]! & FLAG_EXPIRES) !== 0 ? HEAD + 8 : HEAD;
+}
+
+export function recordKind(rec: Buffer): number {
+  return rec.readUInt16BE(1);
+}
+
+export function recordCreatedAt(rec: Buffer): number {
+  return rec.readDoubleBE(3);
+}
+
+export function recordExpiration(rec: Buffer): number | undefined {
+  return (rec[0]! & FLAG_EXPIRES) !== 0 ? rec.readDoubleBE(HEAD) : undefined;
+}
+
+/** The event's canonical JSON bytes (a view into `rec`, no copy). */
+export function recordJson(rec: Buffer): Buffer {
+  return rec.subarray(jsonStart(rec));
+}
+
+export function decodeRecord(rec: Buffer): NostrEvent {
+  return JSON.parse(rec.toString('utf8', jsonStart(rec))) as NostrEvent;
 }
 
 /**

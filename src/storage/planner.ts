@@ -20,6 +20,11 @@ export interface Plan {
    * count needs no record and a query needs no matchFilter (expiry is still checked).
    */
   exact: boolean;
+  /**
+   * When not exact: true when the only condition the ranges leave unchecked is `kinds`,
+   * which the record header answers without parsing the event.
+   */
+  kindsOnly: boolean;
 }
 
 /** Above this many author×kind pairs the pair index costs more cursors than it saves. */
@@ -27,7 +32,7 @@ export const MAX_PAIRS = 100;
 /** Keys counted per candidate when the structural order cannot decide. */
 export const ESTIMATE_CAP = 200;
 
-const NONE: Plan = { index: 'none', ranges: [], exact: true };
+const NONE: Plan = { index: 'none', ranges: [], exact: true, kindsOnly: false };
 
 /**
  * Choose the index for one filter.
@@ -46,7 +51,10 @@ const NONE: Plan = { index: 'none', ranges: [], exact: true };
  */
 export function planFilter(dbs: StoreDbs, filter: Filter): Plan {
   if (filter.ids !== undefined) {
-    return filter.ids.length === 0 ? NONE : { index: 'ids', ranges: [], exact: false };
+    // ids lookups are exact on ids; the rest is checked per event (from the header when
+    // only kinds/since/until remain).
+    const kindsOnly = filter.authors === undefined && filter.tags === undefined;
+    return filter.ids.length === 0 ? NONE : { index: 'ids', ranges: [], exact: false, kindsOnly };
   }
   const { tags } = filter;
   // Repeated values would scan a range twice and emit its events twice.
@@ -82,7 +90,7 @@ export function planFilter(dbs: StoreDbs, filter: Filter): Plan {
   if (pairs <= MAX_PAIRS) {
     const ranges: ScanRange[] = [];
     for (const a of authors!) for (const k of kinds!) ranges.push(range(dbs.authorKind, [a, k], since, until));
-    candidates.push({ index: 'author_kind', ranges, exact: tagCount === 0 });
+    candidates.push({ index: 'author_kind', ranges, exact: tagCount === 0, kindsOnly: false });
   }
   if (tagValues !== undefined) {
     const ranges: ScanRange[] = [];
@@ -94,21 +102,21 @@ export function planFilter(dbs: StoreDbs, filter: Filter): Plan {
       seen.add(iv);
       ranges.push(range(dbs.tag, [tagName!, iv], since, until));
     }
-    const exact = authors === undefined && kinds === undefined && tagCount === 1 && !tagsTruncated;
-    candidates.push({ index: 'tag', ranges, exact });
+    const tagOnly = authors === undefined && tagCount === 1 && !tagsTruncated;
+    candidates.push({ index: 'tag', ranges, exact: tagOnly && kinds === undefined, kindsOnly: tagOnly });
   }
   if (pairs > MAX_PAIRS) {
     if (authors !== undefined) {
       const ranges = authors.map((a) => range(dbs.author, [a], since, until));
-      candidates.push({ index: 'author', ranges, exact: kinds === undefined && tagCount === 0 });
+      candidates.push({ index: 'author', ranges, exact: kinds === undefined && tagCount === 0, kindsOnly: tagCount === 0 });
     }
     if (kinds !== undefined) {
       const ranges = kinds.map((k) => range(dbs.kind, [k], since, until));
-      candidates.push({ index: 'kind', ranges, exact: authors === undefined && tagCount === 0 });
+      candidates.push({ index: 'kind', ranges, exact: authors === undefined && tagCount === 0, kindsOnly: false });
     }
   }
   if (candidates.length === 0) {
-    return { index: 'created_at', ranges: [range(dbs.created, [], since, until)], exact: tagCount === 0 };
+    return { index: 'created_at', ranges: [range(dbs.created, [], since, until)], exact: tagCount === 0, kindsOnly: false };
   }
   if (candidates.length === 1) return candidates[0]!;
 

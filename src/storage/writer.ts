@@ -7,12 +7,12 @@ import type { Position } from './position.js';
 import {
   dKeyPart,
   EMPTY,
+  decodeRecord,
+  encodeRecord,
+  recordJson,
   forEachIndexKey,
-  fromRecord,
   MAX_SEQ,
   MIN_TS,
-  toRecord,
-  type EventRecord,
   type StoreDbs,
 } from './keys.js';
 
@@ -22,6 +22,8 @@ export interface WriteOutcome {
   message: string;
   /** Ids removed by this write: the replaced event, or the targets of a deletion. */
   removed: string[];
+  /** When stored: the event's canonical JSON bytes as stored, for fan-out to frame as they are. */
+  json?: Buffer;
 }
 
 /**
@@ -256,7 +258,7 @@ export class Writer {
     if (seq === undefined) return false;
     const rec = this.dbs.events.get(seq);
     if (rec === undefined) return false;
-    removeEvent(this.dbs, seq, fromRecord(rec), this.removalHooks);
+    removeEvent(this.dbs, seq, decodeRecord(rec), this.removalHooks);
     return true;
   }
 
@@ -480,7 +482,7 @@ export class Writer {
         oldSeq = dbs.replace.get(slot);
         const rec = oldSeq === undefined ? undefined : dbs.events.get(oldSeq);
         if (rec !== undefined) {
-          old = fromRecord(rec);
+          old = decodeRecord(rec);
           if (old.created_at > e.created_at || (old.created_at === e.created_at && old.id < e.id)) {
             return outcome(true, HAVE_NEWER);
           }
@@ -488,6 +490,7 @@ export class Writer {
       }
 
       const removed: string[] = [];
+      let json: Buffer | undefined;
       const hooks = this.removalHooks;
       const write = () => {
         if (old !== undefined) {
@@ -496,7 +499,7 @@ export class Writer {
         }
         if (e.kind === 5) applyDeletion(dbs, e, removed, hooks);
         const position = this.nextSeq;
-        insertEvent(dbs, e, position, slot);
+        json = insertEvent(dbs, e, position, slot);
         if (effect !== undefined) effect(position);
         // Only once nothing can throw: a rolled-back item must not use up a position.
         this.nextSeq = position + 1;
@@ -507,7 +510,7 @@ export class Writer {
       // child transaction (measured ~30% of apply time) so the throw rolls it all back.
       if (effect === undefined) write();
       else this.env.childTransaction(write);
-      return { ok: true, stored: true, message: '', removed };
+      return { ok: true, stored: true, message: '', removed, json };
     } catch (err) {
       return outcome(false, err instanceof WriteRejection ? err.message : FAILED);
     }
@@ -555,7 +558,8 @@ function protectedTarget(dbs: StoreDbs, del: NostrEvent, undeletable: ReadonlyMa
     if (tag[0] === 'e' && HEX64.test(v)) {
       const seq = dbs.ids.get(v);
       const rec = seq === undefined ? undefined : dbs.events.get(seq);
-      if (rec !== undefined && rec[1] === del.pubkey) kind = rec[3];
+      const target = rec === undefined ? undefined : decodeRecord(rec);
+      if (target !== undefined && target.pubkey === del.pubkey) kind = target.kind;
     } else if (tag[0] === 'a') {
       const m = /^(\d+):([0-9a-f]{64}):/.exec(v);
       if (m !== null && m[2] === del.pubkey) kind = Number(m[1]);
@@ -573,13 +577,16 @@ function expiringProtected(e: NostrEvent, undeletable: ReadonlyMap<number, strin
   return `invalid: an expiration tag is not allowed here: ${reason}`;
 }
 
-function insertEvent(dbs: StoreDbs, e: NostrEvent, seq: number, slot: [number, string, string] | undefined): void {
-  dbs.events.putSync(seq, toRecord(e));
+/** Returns the stored JSON bytes (a view into the record, which nothing writes to again). */
+function insertEvent(dbs: StoreDbs, e: NostrEvent, seq: number, slot: [number, string, string] | undefined): Buffer {
+  const rec = encodeRecord(e);
+  dbs.events.putSync(seq, rec);
   dbs.ids.putSync(e.id, seq);
   forEachIndexKey(dbs, e, seq, (db, key) => db.putSync(key, EMPTY));
   if (slot !== undefined) dbs.replace.putSync(slot, seq);
   const exp = expirationOf(e);
   if (exp !== undefined) dbs.expiration.putSync([exp, seq], EMPTY);
+  return recordJson(rec);
 }
 
 function removeEvent(dbs: StoreDbs, seq: number, e: NostrEvent, hooks: readonly RemovalHook[]): void {
@@ -608,8 +615,9 @@ function applyDeletion(dbs: StoreDbs, del: NostrEvent, removed: string[], hooks:
       const seq = dbs.ids.get(v);
       if (seq !== undefined) {
         const rec = dbs.events.get(seq);
-        if (rec === undefined || rec[1] !== del.pubkey || rec[3] === 5) continue;
-        removeEvent(dbs, seq, fromRecord(rec), hooks);
+        const target = rec === undefined ? undefined : decodeRecord(rec);
+        if (target === undefined || target.pubkey !== del.pubkey || target.kind === 5) continue;
+        removeEvent(dbs, seq, target, hooks);
         removed.push(v);
       }
       dbs.tomb.putSync([v, del.pubkey], EMPTY);
@@ -618,10 +626,11 @@ function applyDeletion(dbs: StoreDbs, del: NostrEvent, removed: string[], hooks:
       if (slot === undefined || slot[1] !== del.pubkey) continue;
       const seq = dbs.replace.get(slot);
       const rec = seq === undefined ? undefined : dbs.events.get(seq);
-      if (rec !== undefined && rec[2] <= del.created_at) {
-        removeEvent(dbs, seq!, fromRecord(rec), hooks);
-        dbs.tomb.putSync([rec[0], del.pubkey], EMPTY);
-        removed.push(rec[0]);
+      const target = rec === undefined ? undefined : decodeRecord(rec);
+      if (target !== undefined && target.created_at <= del.created_at) {
+        removeEvent(dbs, seq!, target, hooks);
+        dbs.tomb.putSync([target.id, del.pubkey], EMPTY);
+        removed.push(target.id);
       }
       const prev = dbs.coordTomb.get(slot);
       if (prev === undefined || prev < del.created_at) dbs.coordTomb.putSync(slot, del.created_at);
@@ -639,12 +648,12 @@ export function sweepExpiredIn(dbs: StoreDbs, now: number, max: number, hooks: r
   let n = 0;
   for (const key of due) {
     const seq = key[1];
-    const rec: EventRecord | undefined = dbs.events.get(seq);
+    const rec = dbs.events.get(seq);
     if (rec === undefined) {
       dbs.expiration.removeSync(key); // stale entry; drop it so it is not met again
       continue;
     }
-    removeEvent(dbs, seq, fromRecord(rec), hooks);
+    removeEvent(dbs, seq, decodeRecord(rec), hooks);
     n++;
   }
   return n;

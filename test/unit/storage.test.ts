@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import type { Filter, NostrEvent } from '../../src/protocol/types.js';
 import { EventStore } from '../../src/storage/event-store.js';
-import { Writer, WriteRejection } from '../../src/storage/writer.js';
+import { Writer, WriteRejection, type WriteOutcome } from '../../src/storage/writer.js';
 
 const T0 = 1_700_000_000;
 const Q = { limitDefault: 500, limitMax: 1000, deadline: 0, now: T0 + 10_000 };
@@ -30,6 +30,14 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function fresh(): EventStore {
   return EventStore.open({ path: join(dir, `db${n++}`) });
+}
+
+/** A stored outcome also carries the stored JSON bytes (for fan-out): check them, compare the rest. */
+function outcomeOf(o: WriteOutcome, e: NostrEvent): Omit<WriteOutcome, 'json'> {
+  const { json, ...rest } = o;
+  if (o.stored) assert.equal(json?.toString('utf8'), JSON.stringify({ id: e.id, pubkey: e.pubkey, created_at: e.created_at, kind: e.kind, tags: e.tags, content: e.content, sig: e.sig }));
+  else assert.equal(json, undefined);
+  return rest;
 }
 
 async function put(store: EventStore, e: NostrEvent) {
@@ -182,7 +190,7 @@ describe('event store: replaceable and addressable events', () => {
       const old = ev(sk, { kind: 0, created_at: T0 + 5, content: 'old' });
       assert.equal((await put(store, v1)).stored, true);
       const o2 = await put(store, v2);
-      assert.deepEqual(o2, { ok: true, stored: true, message: '', removed: [v1.id] });
+      assert.deepEqual(outcomeOf(o2, v2), { ok: true, stored: true, message: '', removed: [v1.id] });
       assert.equal(store.has(v1.id), false);
       assert.deepEqual(await store.writer.submit(old), { ok: true, stored: false, message: 'duplicate: have newer event', removed: [] });
       assert.deepEqual(ids(q(store, [{ kinds: [0] }]).events), [v2.id]);
@@ -286,7 +294,7 @@ describe('event store: NIP-09 deletions', () => {
 
       const del = ev(alice, { kind: 5, created_at: T0 + 1, tags: [['e', note.id]] });
       const o = await put(store, del);
-      assert.deepEqual(o, { ok: true, stored: true, message: '', removed: [note.id] });
+      assert.deepEqual(outcomeOf(o, del), { ok: true, stored: true, message: '', removed: [note.id] });
       assert.equal(store.has(note.id), false);
       assert.equal(store.isTombstoned(note), true);
       assert.deepEqual(ids(q(store, [{ kinds: [1] }]).events), [other.id]);
@@ -426,7 +434,7 @@ describe('event store: writer effects', () => {
         store.writer.submit(alsoGood),
       ]);
       assert.equal(store.writer.stats.lastBatchSize, 4, 'one transaction for the four');
-      assert.deepEqual(o1, { ok: true, stored: true, message: '', removed: [] });
+      assert.deepEqual(outcomeOf(o1, good), { ok: true, stored: true, message: '', removed: [] });
       assert.deepEqual(o2, { ok: false, stored: false, message: 'error: could not store event', removed: [] });
       assert.deepEqual(o3, { ok: false, stored: false, message: 'restricted: not a member of this group', removed: [] });
       assert.equal(o4!.stored, true);
@@ -494,7 +502,12 @@ describe('event store: volume, restart, deadline', () => {
       const r = store.query([{}], { ...Q, deadline: Date.now() - 1 });
       assert.equal(r.timedOut, true);
       assert.ok(r.events.length < 1000);
-      assert.equal(store.count([{ kinds: [1] }], { deadline: Date.now() - 1 }).timedOut, true);
+      // Two filters are a union: keys are walked, under the deadline.
+      assert.equal(store.count([{ kinds: [1] }, { tags: { t: ['topic1'] } }], { deadline: Date.now() - 1 }).timedOut, true);
+      // One index covers one filter: LMDB counts the keys, no walk for a deadline to cut.
+      const one = store.count([{ kinds: [1] }], { deadline: Date.now() - 1 });
+      assert.equal(one.timedOut, false);
+      assert.equal(one.count, store.count([{ kinds: [1] }, { kinds: [1] }], { deadline: Date.now() + 5000 }).count);
       assert.equal(q(store, [{}]).timedOut, false);
     } finally {
       await store.close();
