@@ -164,7 +164,7 @@ export class ConnectionActor implements Supervised, Subscriber {
       (r) => {
         this.ctx.telemetry?.published(this.connId, raw, r, t0);
         if (r.id === undefined) this.send(noticeMsg(r.notice));
-        else this.send(okMsg(r.id, r.ok, r.message));
+        else this.refuseOrAnswer(r.message, okMsg(r.id, r.ok, r.message));
       },
       (err: unknown) => {
         this.ctx.telemetry?.published(this.connId, raw, undefined, t0);
@@ -203,7 +203,7 @@ export class ConnectionActor implements Supervised, Subscriber {
     const gate = firstRejection(this.ctx.hooks.req, parsed.filters, this, 'REQ');
     if (gate !== undefined) {
       this.closeSub(subId);
-      return this.send(closedMsg(subId, gate));
+      return this.refuseOrAnswer(gate, closedMsg(subId, gate));
     }
     const sub = new SubscriptionActor(this, subId, parsed.filters, {
       reader: this.ctx.reader,
@@ -239,12 +239,22 @@ export class ConnectionActor implements Supervised, Subscriber {
     const parsed = parseFilters(rawFilters, { maxFilters: lim.max_filters, maxLimit: lim.max_limit, minPrefix: lim.min_prefix });
     if (!parsed.ok) return this.send(closedMsg(subId, parsed.reason));
     const gate = firstRejection(this.ctx.hooks.req, parsed.filters, this, 'COUNT');
-    if (gate !== undefined) return this.send(closedMsg(subId, gate));
+    if (gate !== undefined) return this.refuseOrAnswer(gate, closedMsg(subId, gate));
     const t0 = performance.now();
     const { count, timedOut } = this.ctx.reader.count(parsed.filters, this, cfg.data.db_query_timeout);
     this.ctx.telemetry?.queried('COUNT', this.connId, subId, parsed.filters.length, count, timedOut, t0);
     // NIP-45: a count the deadline cut is answered as what was counted, marked approximate.
     this.send(countMsg(subId, count, timedOut));
+  }
+
+  /**
+   * An `auth-required:` answer is preceded by the challenge again (NIP-42 lets a relay send AUTH at any
+   * time). rust-nostr's SDK (0.43, WASM on Node) drops the challenge sent at connect when it arrives with
+   * the handshake, then waits for one on `auth-required:` and reports a timeout instead of the reason.
+   */
+  private refuseOrAnswer(reason: string | undefined, frame: string): void {
+    if (reason?.startsWith('auth-required:')) this.send(authMsg(this.challenge));
+    this.send(frame);
   }
 
   /** NIP-42 (src/pipeline/auth.ts): every AUTH is answered with an OK; a NOTICE only when it has no id. */

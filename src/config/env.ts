@@ -6,10 +6,11 @@
  *   PORT                                     network.port (Cloud Run sets it)
  *   MLS_RELAY_SYSTEM_SECRET_KEY, MLS_GATEWAY_SYSTEM_SECRET_KEY   extensions.mls_gateway.system_secret_key
  *
+ * MLS_RELAY_SERVER__<KEY> sets the gateway docs' [server] (an alias of [network]), as the file may;
  * MLS_RELAY_* names without "__" are not settings (other parts of the relay may use such names).
  */
 import type { ConfigProblem } from './errors.js';
-import type { Node, TableSpec } from './schema.js';
+import { serverSpec, type Node, type TableSpec } from './schema.js';
 import { EnvValue, isTable, type Table } from './validate.js';
 
 export const ENV_PREFIX = 'MLS_RELAY_';
@@ -44,8 +45,10 @@ export function applyEnv(doc: Table, env: NodeJS.ProcessEnv, root: TableSpec, pr
 
 /** Why a path cannot be set from the environment, or undefined if it can. */
 function pathProblem(path: string[], root: TableSpec): string | undefined {
-  let node: Node = root;
-  for (let i = 0; i < path.length; i++) {
+  // [server] is no section of the schema (load.ts folds it into [network]), so its keys are looked up in serverSpec.
+  const alias = path[0] === 'server' && path.length > 1;
+  let node: Node = alias ? serverSpec : root;
+  for (let i = alias ? 1 : 0; i < path.length; i++) {
     const part = path[i] as string;
     const soFar = path.slice(0, i + 1).join('.');
     if (part === '') return 'empty name part (too many "_" in a row?)';
@@ -56,7 +59,7 @@ function pathProblem(path: string[], root: TableSpec): string | undefined {
     }
     const child: Node | undefined = Object.hasOwn(node.fields, part) ? node.fields[part] : undefined;
     if (child === undefined) {
-      if (i === 0) return `unknown section "${part}"; valid sections: ${Object.keys(root.fields).join(', ')}`;
+      if (i === 0) return `unknown section "${part}"; valid sections: ${Object.keys(root.fields).join(', ')} (and server, an alias of network)`;
       // An unknown last key is treated like one in the file (a warning, or `extra` for the gateway).
       return i === path.length - 1 ? undefined : `no section ${soFar} to set keys in`;
     }
