@@ -1,6 +1,10 @@
 /**
  * Durations as rnostr writes them (humantime: "100ms", "1m30s", "2h") or as a bare number of seconds,
  * always returned in milliseconds so the rest of the relay never guesses the unit.
+ *
+ * Hand-written on purpose, after trying the libraries: `ms` 2.1 cannot read "1m30s" and reads "60" as
+ * 60 ms; `parse-duration` 2.1.9 accepts "-5s" (-5000) and reads "1h-30m" as 5,400,000 ms, so an
+ * operator's typo would become a silent wrong value instead of a config error naming the key.
  */
 
 const UNIT_MS: Record<string, number> = {
