@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import NDK, { NDKEvent, NDKPrivateKeySigner, NDKPublishError, NDKRelayAuthPolicies, type NDKFilter } from '@nostr-dev-kit/ndk';
 import { sharedRelay } from '../helpers/fixture.js';
+import { listsToml } from '../helpers/lists.js';
 import { newKeys, now, type Keys } from '../helpers/ws-client.js';
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
@@ -17,17 +18,7 @@ const A = newKeys(); // may read and publish
 const B = newKeys(); // an author whose events are refused
 const D = newKeys(); // on no list
 
-const relay = sharedRelay({
-  toml: `
-[auth]
-enabled = true
-[auth.req]
-pubkey_whitelist = ["${A.pk}"]
-[auth.event]
-pubkey_whitelist = ["${A.pk}"]
-event_pubkey_blacklist = ["${B.pk}"]
-`,
-});
+const relay = sharedRelay({ toml: listsToml(A.pk, B.pk) });
 
 const hex = (k: Keys) => Buffer.from(k.sk).toString('hex');
 const WAIT_MS = 5_000;

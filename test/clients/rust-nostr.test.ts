@@ -26,23 +26,14 @@ import {
   type Event as RustEvent,
 } from '@rust-nostr/nostr-sdk';
 import { sharedRelay } from '../helpers/fixture.js';
+import { listsToml } from '../helpers/lists.js';
 import { newKeys, now, type Keys as TestKeys } from '../helpers/ws-client.js';
 
 const A = newKeys(); // may read and publish
 const B = newKeys(); // an author whose events are refused
 const D = newKeys(); // on no list
 
-const relay = sharedRelay({
-  toml: `
-[auth]
-enabled = true
-[auth.req]
-pubkey_whitelist = ["${A.pk}"]
-[auth.event]
-pubkey_whitelist = ["${A.pk}"]
-event_pubkey_blacklist = ["${B.pk}"]
-`,
-});
+const relay = sharedRelay({ toml: listsToml(A.pk, B.pk) });
 
 before(() => loadWasmAsync());
 

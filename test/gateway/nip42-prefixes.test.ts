@@ -10,21 +10,13 @@ import assert from 'node:assert/strict';
 import { finalizeEvent, type EventTemplate } from 'nostr-tools/pure';
 import type { Relay } from 'nostr-tools/relay';
 import { ntPool, ntRelay, sharedRelay, sleep } from '../helpers/fixture.js';
+import { listsToml } from '../helpers/lists.js';
 import { newKeys, signEvent, type Keys } from '../helpers/ws-client.js';
 
 const A = newKeys(); // whitelisted for reading and writing
 const D = newKeys(); // on no list
 
-const relay = sharedRelay({
-  toml: `
-[auth]
-enabled = true
-[auth.req]
-pubkey_whitelist = ["${A.pk}"]
-[auth.event]
-pubkey_whitelist = ["${A.pk}"]
-`,
-});
+const relay = sharedRelay({ toml: listsToml(A.pk) });
 
 const signer = (k: Keys) => async (t: EventTemplate) => finalizeEvent(t, k.sk);
 
