@@ -6,7 +6,6 @@ import { log } from '../src/log.js';
 import { authMsg, closedMsg, countMsg, noticeMsg, okMsg, parseClientMessage } from '../src/protocol/messages.js';
 import { parseFilters } from '../src/protocol/filter-parse.js';
 import { oversizedEventId } from '../src/protocol/oversized.js';
-import type { NostrEvent } from '../src/protocol/types.js';
 import { authenticate } from '../src/pipeline/auth.js';
 import { firstRejection } from '../src/pipeline/hooks.js';
 import type { Subscriber } from '../src/pipeline/fanout.js';
@@ -51,8 +50,6 @@ export class ConnectionActor implements Supervised, Subscriber {
     private readonly socket: Duplex,
     readonly connId: number,
     readonly remote: string,
-    /** Host header of the upgrade: the client's word, so never what NIP-42 checks (protocol/relay-url.ts). */
-    private readonly host: string,
   ) {
     this.id = `conn:${connId}`;
     this.state = createStore({

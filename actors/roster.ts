@@ -1,7 +1,7 @@
 import { createStore } from '@xstate/store';
 import type { NostrEvent } from '../src/protocol/types.js';
 import { WriteRejection } from '../src/storage/writer.js';
-import { decimal, isGroupId, isHexKey, onlyTag, tagValues } from '../src/gateway/tags.js';
+import { isGroupId, isHexKey, onlyTag, tagValues } from '../src/gateway/tags.js';
 import { noteMembership } from '../src/gateway/intervals.js';
 import type { GatewayTables, RosterRecord } from '../src/gateway/tables.js';
 import type { Position } from '../src/storage/position.js';

@@ -119,7 +119,7 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
     if (refusal !== undefined) return refuse(socket, refusal.startsWith('rate-limited') ? 429 : 403, refusal);
     wss.handleUpgrade(req, socket, head, (ws) => {
       caps.release(socket); // a WebSocket now: max_connections counts it
-      const conn = new ConnectionActor(ctx, ws, socket, nextConnId++, remote, req.headers.host ?? '');
+      const conn = new ConnectionActor(ctx, ws, socket, nextConnId++, remote);
       ctx.connections.set(conn.connId, conn);
       ctx.supervisor.add({ actor: conn, onFailure: 'stop' });
       ctx.metrics.connectionsTotal++;
