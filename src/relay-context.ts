@@ -5,6 +5,8 @@ import type { VerifyPool } from './verify/pool.js';
 import type { MatchPool } from './match/match-pool.js';
 import type { Supervisor } from '../actors/supervisor.js';
 import type { Ingest } from './pipeline/ingest.js';
+import type { Apply } from './pipeline/apply.js';
+import type { Commit } from './pipeline/commit.js';
 import type { Fanout, Subscriber } from './pipeline/fanout.js';
 import type { Hooks } from './pipeline/hooks.js';
 import type { Reader } from './pipeline/reader.js';
@@ -38,6 +40,10 @@ export interface RelayContext {
   config: () => Config;
   store: EventStore;
   writer: Writer;
+  /** The deterministic apply of accepted changes (operations are defined on it at start-up). */
+  apply: Apply;
+  /** Where writes become durable: the writer alone, or the cluster log (src/cluster/). */
+  commit: Commit;
   verify: VerifyPool;
   match: MatchPool;
   supervisor: Supervisor;

@@ -11,6 +11,8 @@ import { log } from './log.js';
 import { MatchPool } from './match/match-pool.js';
 import { Fanout } from './pipeline/fanout.js';
 import { Ingest } from './pipeline/ingest.js';
+import { Apply } from './pipeline/apply.js';
+import { localCommit } from './pipeline/commit.js';
 import { coreHooks } from './pipeline/hooks.js';
 import { Reader } from './pipeline/reader.js';
 import { Visibility } from './pipeline/visibility.js';
@@ -70,11 +72,17 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   const reader = new Reader(store, visibility);
   const metrics = { connectionsTotal: 0, eventsAccepted: 0, slowConsumerCutoffs: 0 };
   hooks.afterAccept.push(() => metrics.eventsAccepted++);
-  const ingest = new Ingest({ config: getConfig, store, writer, verify, fanout, hooks });
+  const apply = new Apply({ writer, hooks, fanout });
+  const commit = localCommit(apply, writer);
+  // NIP-40: due events are removed in the writer's order, at the time the sweep was asked for.
+  const expire = apply.define('store.expire', { run: (_: null, now) => store.expireDue(now) });
+  const ingest = new Ingest({ config: getConfig, store, commit, verify, hooks });
   const ctx: RelayContext = {
     config: getConfig,
     store,
     writer,
+    apply,
+    commit,
     verify,
     match,
     supervisor,
@@ -108,8 +116,8 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   heartbeat.unref();
 
   const sweep = setInterval(() => {
-    if (writer.refusing !== undefined) return; // cannot commit now; reads hide expired events anyway
-    store.sweepExpired(Math.floor(Date.now() / 1000)).then(
+    if (commit.refusing !== undefined) return; // cannot commit now; reads hide expired events anyway
+    commit.op(expire, null).then(
       (n) => {
         if (n > 0) log.info({ removed: n }, 'expired events removed');
       },

@@ -76,6 +76,12 @@ export function duration(opts: { min?: number } = {}): Check {
   };
 }
 
+/** A JetStream stream name: also the prefix of its subjects and of the snapshot bucket. */
+export const streamName: Check = (v) => {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(v)) fail('a stream name of 1-64 letters, digits, "-" or "_"', v);
+  return v;
+};
+
 export const pubkey: Check = (v) => normalizePubkey(v as string);
 export const pubkeyList: Check = (v) => parseKeyList(v);
 export const secretKey: Check = (v) => normalizeSecretKey(v as string);

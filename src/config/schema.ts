@@ -178,6 +178,26 @@ const mls_gateway = table(
   { unknown: 'extra' },
 );
 
+/** Cluster mode (src/cluster/): instances share one ordered log on NATS JetStream. Off: nothing changes. */
+const cluster = table({
+  enabled: f(c.bool, false),
+  nats_url: f(c.stringList, ['nats://127.0.0.1:4222']),
+  stream: f(c.streamName, 'mls-relay'),
+  // 3: the log survives the loss of one NATS server of a 3-node cluster.
+  replicas: f(c.int(1, 5), 3),
+  token: f(c.secretStr),
+  user: f(c.str({ nonEmpty: true })),
+  password: f(c.secretStr),
+  nkey_seed: f(c.secretStr),
+  creds_file: f(c.str({ nonEmpty: true })),
+  tls_ca: f(c.str({ nonEmpty: true })),
+  instance_id: f(c.str({ nonEmpty: true })),
+  // An append the stream has not acknowledged by then gets OK false "error:": never a hang.
+  append_timeout: f(c.duration({ min: 100 }), 5 * SECOND),
+  snapshot_interval: f(c.duration({ min: SECOND }), 3600 * SECOND),
+  snapshots_kept: f(c.int(1, 100), 2),
+});
+
 /** The top level. Unknown sections are fatal (unlike unknown keys): a misspelt section loses a whole block. */
 export const rootSpec = table({
   information,
@@ -192,6 +212,7 @@ export const rootSpec = table({
   search: table({ enabled: f(c.bool, false) }),
   debug: table({ enabled: f(c.bool, false), auth: f(c.secretStr) }),
   extensions: table({ mls_gateway }),
+  cluster,
 });
 
 /** The gateway docs' [server]: [network] under another name, with `workers` meaning thread.verify. */

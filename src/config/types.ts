@@ -53,6 +53,8 @@ export interface Config {
     max_outbound_bytes: number; // per connection pending send cap, default 8 MiB
   };
   metrics: { enabled: boolean; auth?: string };
+  /** Cluster mode (src/cluster/); see README "Cluster mode". */
+  cluster: ClusterConfig;
   auth: {
     enabled: boolean;
     req: AuthRules;
@@ -126,4 +128,21 @@ export interface MlsGatewayConfig {
   };
   /** Keys present in the file that this relay does not act on (kept for the record). */
   extra: Record<string, unknown>;
+}
+
+export interface ClusterConfig {
+  enabled: boolean;
+  nats_url: string[]; // one or more NATS servers of one cluster
+  stream: string; // JetStream stream holding the log; snapshots in the object store bucket `<stream>-snapshots`
+  replicas: number; // stream replicas, default 3
+  token?: string;
+  user?: string;
+  password?: string;
+  nkey_seed?: string;
+  creds_file?: string;
+  tls_ca?: string;
+  instance_id?: string; // default: host name plus a random suffix
+  append_timeout: number; // ms, default 5000
+  snapshot_interval: number; // ms, default 1 h
+  snapshots_kept: number; // default 2
 }

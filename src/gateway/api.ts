@@ -1,6 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { upsertGroupMeta } from '../../actors/group.js';
-import { ackItem, depositItem, pickupItems } from '../../actors/mailbox.js';
 import { groupsOf, isMember, listMembers } from '../../actors/roster.js';
 import { addressDenial, apiDenial, compileRules, type Action, type Denial } from '../access/lists.js';
 import { clientAddress } from '../http/client-address.js';
@@ -10,13 +8,14 @@ import type { Route } from '../http/router.js';
 import type { Client } from '../pipeline/types.js';
 import type { NostrEvent } from '../protocol/types.js';
 import { decodeCursor, NO_POSITION } from '../storage/position.js';
-import { claimOne, claimPerDevice, deviceOfRecord, stockOf, suiteOfRecord, type Claimed } from './keypackages.js';
+import { deviceOfRecord, stockOf, suiteOfRecord } from './keypackages.js';
 import { claimRequest } from './claim-request.js';
 import { suiteHex } from './mls-keypackage.js';
 import { DEVICE_RULE, isDeviceId } from './devices.js';
 import { readInOrder, type OrderIndex } from './order.js';
 import { mailboxFullMessage, randomId, type Gateway } from './gateway.js';
 import { checkNip98 } from './nip98.js';
+import type { GatewayOps } from './ops.js';
 import { mayUseGroup } from './group-policy.js';
 import { decodeMailboxCursor, encodeMailboxCursor, itemView } from './mailbox-wire.js';
 import { decodesAs, isGroupId, parseKey } from './tags.js';
@@ -153,7 +152,7 @@ function deviceField(v: unknown): string | null {
  * The REST API of PROTOCOL.md under api_prefix (fixed at start; enable_api is read on each
  * request). Every endpoint but none authenticates with NIP-98 first; every answer is JSON.
  */
-export function gatewayRoutes(gw: Gateway): Route[] {
+export function gatewayRoutes(gw: Gateway, ops: GatewayOps): Route[] {
   const ctx = gw.ctx;
   const prefix = gw.cfg().api_prefix.replace(/\/+$/, '');
   const esc = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -246,9 +245,8 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     const after = decodeMailboxCursor(url.searchParams.get('cursor'));
     if (after === null) throw bad('cursor must be the next value of a previous page');
     const device = deviceParam(url);
-    const { items, more } = await ctx.writer.run(() => pickupItems(gw.t, recipient, box, { limit, after, now: nowSec(), device }));
+    const { items, more } = await ctx.commit.op(ops.pickup, { recipient, box, q: { limit, after, device } });
     gw.stats.mailbox_pickups += items.length;
-    gw.refreshMailbox(recipient);
     // null on the last page, as GET /groups: a new pass starts without a cursor (acked items are gone).
     const next = more ? encodeMailboxCursor(items[items.length - 1]!) : null;
     return [200, { ok: true, items: items.map(itemView), has_more: more, next }];
@@ -256,12 +254,11 @@ export function gatewayRoutes(gw: Gateway): Route[] {
 
   const ack = async (id: string, caller: string, box: MailboxKind, url: URL): Promise<[number, unknown]> => {
     const device = deviceParam(url);
-    const r = await ctx.writer.run(() => ackItem(gw.t, id, box, [caller], nowSec(), device));
+    const r = await ctx.commit.op(ops.ack, { id, box, caller, device });
     if (r === 'not_found') throw notFound(`no ${box} mailbox item ${id}`);
     if (r === 'forbidden') throw forbidden('only the recipient may acknowledge this item');
     if (r === 'other_device') throw forbidden('this item is addressed to another device of the recipient');
     gw.stats.mailbox_acks++;
-    gw.refreshMailbox(caller);
     return [200, { ok: true }];
   };
 
@@ -278,10 +275,9 @@ export function gatewayRoutes(gw: Gateway): Route[] {
     if (full) throw mailboxFull(item.recipient_pubkey);
     const limited = gw.depositRate(client);
     if (limited) throw new HttpError(429, 'rate_limited', limited);
-    const r = await ctx.writer.run(() => depositItem(gw.t, item, gw.cfg().mailbox_max_items));
+    const r = await ctx.commit.op(ops.deposit, item);
     if (r === 'full') throw mailboxFull(item.recipient_pubkey);
     gw.stats.mailbox_deposits++;
-    gw.refreshMailbox(item.recipient_pubkey);
     return [200, { ok: true, id: item.id }];
   };
 
@@ -342,9 +338,8 @@ export function gatewayRoutes(gw: Gateway): Route[] {
         }
         relays = b.relays as string[];
       }
-      await ctx.writer.run(() => upsertGroupMeta(gw.t, id, { display_name, avatar_url, relays }, nowSec()));
+      await ctx.commit.op(ops.groupMeta, { id, meta: { display_name, avatar_url, relays } });
       gw.stats.groups_updated++;
-      gw.refresh(`group:${id}`, () => gw.groupActor(id).refresh());
       return [200, { ok: true, group: groupView(id) }];
     }),
     // An unknown group and one the caller may not read get the same 404: the answer must not tell who exists.
@@ -398,16 +393,7 @@ export function gatewayRoutes(gw: Gateway): Route[] {
       const owner = want.owner;
       const lim = gw.cfg().rate_limits.max_claims_per_hour;
       if (!gw.rates.hit(`claim:${pubkey}:${owner}`, lim, HOUR)) throw rateLimited(`at most ${lim} claims per owner per hour`);
-      const exists = (id: string) => ctx.store.has(id);
-      // One writer task: every KeyPackage of the answer is taken atomically, and never handed to two claimers.
-      const got = await ctx.writer.run(() => {
-        const now = nowSec();
-        const claims: Claimed[] = want.perDevice ? claimPerDevice(gw.t, owner, now, exists, want.filter) : [claimOne(gw.t, owner, now, exists, want.filter)].filter((c) => c !== undefined);
-        return claims.flatMap((c) => {
-          const event = ctx.store.get(c.record.id);
-          return event ? [{ ...c, event }] : [];
-        });
-      });
+      const got = await ctx.commit.op(ops.claim, want);
       if (got.length === 0) throw notFound('no KeyPackage available');
       gw.stats.keypackages_claimed += got.length;
       void gw.requestKeyPackages(owner);

@@ -7,6 +7,7 @@ import type { Supervised } from '../../actors/supervisor.js';
 import { rateSubject } from '../access/ip.js';
 import type { MlsGatewayConfig } from '../config/types.js';
 import { log } from '../log.js';
+import type { Op } from '../pipeline/apply.js';
 import type { Client } from '../pipeline/types.js';
 import type { Filter, NostrEvent } from '../protocol/types.js';
 import type { RelayContext } from '../relay-context.js';
@@ -55,11 +56,23 @@ export class Gateway {
   readonly t: GatewayTables;
   readonly stats: GatewayStats = newStats();
   readonly rates = new RateWindows();
+  /** The low-stock 447 is due: stock below the low-water mark and none sent within its ttl (an operation, apply.ts). */
+  private readonly requestDue: Op<string, boolean>;
   private systemCache: { secret: string; sk: Uint8Array; pk: string } | undefined;
 
   constructor(readonly ctx: RelayContext) {
     this.t = openGatewayTables(ctx.store);
     ctx.writer.onRemove((position, e) => unindexInOrder(this.t, e, position));
+    this.requestDue = ctx.apply.define('keypackage.request-due', {
+      run: (owner: string, now) => {
+        const cfg = this.cfg();
+        if (stockOf(this.t, owner, now).length >= cfg.keypackage_low_water) return false;
+        const last = this.t.kpReq.get(owner);
+        if (last !== undefined && now - last < sec(cfg.keypackage_request_ttl)) return false;
+        this.t.kpReq.putSync(owner, now);
+        return true;
+      },
+    });
   }
 
   cfg(): MlsGatewayConfig {
@@ -257,8 +270,8 @@ export class Gateway {
 
   // ---- write effects (inside the event's transaction) ---------------------------------
 
-  readonly effect = (e: NostrEvent, c: Client): WriteEffect | undefined => {
-    const work = this.effectWork(e, c);
+  readonly effect = (e: NostrEvent, c: Client, now: number): WriteEffect | undefined => {
+    const work = this.effectWork(e, c, now);
     if (work === undefined) return undefined;
     return (position) => {
       try {
@@ -275,7 +288,8 @@ export class Gateway {
     };
   };
 
-  private effectWork(e: NostrEvent, c: Client): { actor: string; run: (position: Position) => void } | undefined {
+  /** `now`: the time the change was made (the log's, in cluster mode); never the clock here. */
+  private effectWork(e: NostrEvent, c: Client, now: number): { actor: string; run: (position: Position) => void } | undefined {
     const cfg = this.cfg();
     switch (e.kind) {
       case 443:
@@ -283,7 +297,7 @@ export class Gateway {
         return {
           actor: 'gateway',
           // Facts from `inspect`; decoded again (without the signature checks) only on a path that skipped it.
-          run: () => addToStock(this.t, e, this.verified.get(e) ?? keyPackageFacts(e), sec(cfg.keypackage_ttl), cfg.max_keypackages_per_user, nowSec()),
+          run: () => addToStock(this.t, e, this.verified.get(e) ?? keyPackageFacts(e), sec(cfg.keypackage_ttl), cfg.max_keypackages_per_user, now),
         };
       case 445: {
         const group = onlyTag(e, 'h')!;
@@ -294,7 +308,7 @@ export class Gateway {
             // Decided here, in relay order: the first Commit of an epoch wins.
             const won = epoch !== undefined && fenceCommit(this.t, group, epoch, e.id, cfg.commit_fencing);
             indexInOrder(this.t, e, position);
-            recordGroupMessage(this.t, group, won ? epoch : undefined, e.created_at, nowSec());
+            recordGroupMessage(this.t, group, won ? epoch : undefined, e.created_at, now);
           },
         };
       }
@@ -307,7 +321,6 @@ export class Gateway {
         return {
           actor: `roster:${cmd.group}`,
           run: (position) => {
-            const now = nowSec();
             applyRoster(this.t, e, cmd, this.rosterContext(cmd, e, c), now, position);
             touchGroup(this.t, cmd.group, now);
           },
@@ -322,7 +335,6 @@ export class Gateway {
           run: (position) => {
             checkWelcomeCommit(this.t, e, cfg.commit_fencing);
             indexInOrder(this.t, e, position);
-            const now = nowSec();
             const item: MailboxItem = {
               id: e.id,
               box: 'welcome',
@@ -517,16 +529,7 @@ export class Gateway {
     if (!sys) return;
     const cfg = this.cfg();
     const gap = sec(cfg.keypackage_request_ttl);
-    const due = await this.ctx.writer
-      .run(() => {
-        const now = nowSec();
-        if (stockOf(this.t, owner, now).length >= cfg.keypackage_low_water) return false;
-        const last = this.t.kpReq.get(owner);
-        if (last !== undefined && now - last < gap) return false;
-        this.t.kpReq.putSync(owner, now);
-        return true;
-      })
-      .catch(() => false);
+    const due = await this.ctx.commit.op(this.requestDue, owner).catch(() => false);
     if (!due) return;
     const event = finalizeEvent(
       {

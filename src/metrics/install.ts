@@ -23,6 +23,7 @@ export function installMetrics(ctx: RelayContext, router: Router): RelayTelemetr
   const telemetry = ctx.telemetry ?? new RelayTelemetry();
   ctx.telemetry = telemetry;
   ctx.ingest.telemetry = telemetry;
+  ctx.apply.telemetry = telemetry;
   telemetry.watch(ctx);
   observeHttp(router, telemetry.registry);
   observeGateway(telemetry.registry, ctx.writer);

@@ -1,12 +1,10 @@
 import type { Config } from '../config/types.js';
 import { isEphemeral } from '../protocol/kinds.js';
 import { validateEvent } from '../protocol/event-validate.js';
-import type { NostrEvent } from '../protocol/types.js';
 import type { EventStore } from '../storage/event-store.js';
-import type { Writer, WriteEffect } from '../storage/writer.js';
 import type { VerifyPool } from '../verify/pool.js';
 import { VERIFY_FAILURE } from '../verify/check-event.js';
-import type { Fanout } from './fanout.js';
+import type { Commit } from './commit.js';
 import { firstRejection, type Hooks } from './hooks.js';
 import type { Client, IngestResult } from './types.js';
 import type { RelayTelemetry } from '../metrics/telemetry.js';
@@ -24,16 +22,16 @@ function shuttingDown(raw: unknown): IngestResult {
 export interface IngestDeps {
   config: () => Config;
   store: EventStore;
-  writer: Writer;
+  commit: Commit;
   verify: VerifyPool;
-  fanout: Fanout;
   hooks: Hooks;
 }
 
 /**
  * The EVENT pipeline of ARCHITECTURE.md, steps 2-6, in cost order: shape and time window,
  * duplicate and tombstone lookups (a duplicate costs no signature check), the verify pool,
- * the policy chain, the writer (OK only once the commit is durable), then fan-out.
+ * the policy chain, then the commit point (OK only once the change is durable and applied,
+ * which also delivers it).
  */
 export class Ingest {
   /** Set by installMetrics (after construction, hence not a dep); absent in bare unit tests. */
@@ -78,7 +76,7 @@ export class Ingest {
   }
 
   private async process(raw: unknown, client: Client): Promise<IngestResult> {
-    const { store, writer, verify, hooks } = this.deps;
+    const { store, commit, verify, hooks } = this.deps;
     const lim = this.deps.config().limitation;
     const checked = validateEvent(
       raw,
@@ -97,7 +95,7 @@ export class Ingest {
       if (store.has(event.id)) return { id: event.id, ok: true, message: 'duplicate: already have this event' };
       if (store.isTombstoned(event)) return { id: event.id, ok: false, message: 'blocked: this event has been deleted' };
       // Storage refusing writes (full disk): say so before paying for a signature check.
-      const refusing = writer.refusing;
+      const refusing = commit.refusing;
       if (refusing !== undefined) return { id: event.id, ok: false, message: refusing };
     }
 
@@ -116,35 +114,7 @@ export class Ingest {
       if (late !== undefined) return { id: event.id, ok: false, message: late };
     }
 
-    if (ephemeral) {
-      this.accepted(event, client);
-      return { id: event.id, ok: true, message: '' };
-    }
-
-    const outcome = await writer.submit(event, this.effectFor(event, client));
-    this.telemetry?.sampleWriter(writer.stats);
-    if (outcome.stored) this.accepted(event, client, outcome.json);
+    const outcome = await commit.event(event, client);
     return { id: event.id, ok: outcome.ok, message: outcome.message };
-  }
-
-  /** The write-time effects of all steps that want one, folded into a single callback. */
-  private effectFor(event: NostrEvent, client: Client): WriteEffect | undefined {
-    let work: WriteEffect[] | undefined;
-    for (const effect of this.deps.hooks.effects) {
-      const w = effect(event, client);
-      if (w) (work ??= []).push(w);
-    }
-    if (!work) return undefined;
-    if (work.length === 1) return work[0];
-    const all = work;
-    return (position) => {
-      for (const w of all) w(position);
-    };
-  }
-
-  /** `json`: the bytes the writer stored, so live frames are the stored ones. */
-  private accepted(event: NostrEvent, client: Client, json?: Buffer): void {
-    for (const after of this.deps.hooks.afterAccept) after(event, client);
-    this.deps.fanout.publish(event, json);
   }
 }

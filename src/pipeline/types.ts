@@ -32,11 +32,13 @@ export type IngestResult = { id: string; ok: boolean; message: string } | { id?:
 
 /**
  * A write-time step: returns work to run INSIDE the event's LMDB write transaction (the
- * gateway's side tables), or undefined. The work is given the event's position. Throwing
+ * gateway's side tables), or undefined. The work is given the event's position; `now` is
+ * the time the change was made (carried in the cluster log), the only clock an effect may
+ * read, so every instance that applies the event decides the same. Throwing
  * `WriteRejection` there refuses the event atomically with that message (e.g. a racing
  * roster sequence number, a second Commit for one epoch).
  */
-export type EventEffect = (event: NostrEvent, client: Client) => WriteEffect | undefined;
+export type EventEffect = (event: NostrEvent, client: Client, now: number) => WriteEffect | undefined;
 
 /** Runs after an event is durably stored (or accepted, when ephemeral); never blocks the OK. */
 export type AfterAccept = (event: NostrEvent, client: Client) => void;

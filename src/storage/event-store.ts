@@ -160,7 +160,12 @@ export class EventStore implements WriterHost {
    * many once that commit is durable.
    */
   sweepExpired(nowSec: number, max = SWEEP_BATCH): Promise<number> {
-    return this.writer.run(() => sweepExpiredIn(this.dbs, nowSec, max, this.writer.removalHooks));
+    return this.writer.run(() => this.expireDue(nowSec, max));
+  }
+
+  /** The body of `sweepExpired`, for a caller already inside a writer task (an operation). */
+  expireDue(nowSec: number, max = SWEEP_BATCH): number {
+    return sweepExpiredIn(this.dbs, nowSec, max, this.writer.removalHooks);
   }
 
   /**

@@ -24,6 +24,22 @@ export interface WriteOutcome {
   removed: string[];
   /** When stored: the event's canonical JSON bytes as stored, for fan-out to frame as they are. */
   json?: Buffer;
+  /**
+   * The refusal is the store's state (closed, degraded, a failed commit), not a verdict on
+   * the event: a log applier must apply the same item again once the store is writable.
+   */
+  storage?: true;
+}
+
+/**
+ * Where an item sits in a replicated log (cluster mode): `position` is the event's
+ * position (the log's sequence) instead of the writer's own counter, and `mark` is
+ * recorded in the same transaction as the item, so "applied up to here" is exactly as
+ * durable as what was applied.
+ */
+export interface LogPlace {
+  position?: Position;
+  mark: number;
 }
 
 /**
@@ -86,6 +102,10 @@ const CLOSED = 'error: storage is closed';
 const FULL = 'error: storage is full, writes are refused';
 const FAILING = 'error: storage is failing, writes are refused';
 const BROKEN = 'error: storage has failed, writes are refused';
+const storageRefusal = (message: string): WriteOutcome => ({ ok: false, stored: false, message, removed: [], storage: true });
+
+/** `ev:meta` key of the last log position applied (cluster mode). */
+export const APPLIED_KEY = 'log:applied';
 
 /** How often a degraded writer tries a probe commit. */
 export const PROBE_MS = 1000;
@@ -123,10 +143,13 @@ interface Item {
   event: NostrEvent;
   effect: WriteEffect | undefined;
   resolve: (o: WriteOutcome) => void;
+  place: LogPlace | undefined;
 }
 
 /** Work not caused by an event (gateway claims, acks, sweeps), run in the next batch transaction. */
 interface Task {
+  event?: undefined;
+  place: LogPlace | undefined;
   run: () => unknown;
   resolve: (v: unknown) => void;
   reject: (err: unknown) => void;
@@ -195,8 +218,8 @@ export class Writer {
     return this.state === 'writable' ? undefined : this.refusal;
   }
   private probeTimer: NodeJS.Timeout | undefined;
-  private queue: Item[] = [];
-  private tasks: Task[] = [];
+  /** Events and tasks in submission order: a log applier's order must be the commit order. */
+  private queue: Array<Item | Task> = [];
   private scheduled = false;
   /** Transactions handed to lmdb whose outcomes are not yet resolved. */
   private committing = 0;
@@ -225,13 +248,18 @@ export class Writer {
     return this.nextSeq - 1;
   }
 
-  submit(event: NostrEvent, effect?: WriteEffect): Promise<WriteOutcome> {
-    if (this.closed) return Promise.resolve(outcome(false, CLOSED));
-    if (this.state !== 'writable') return Promise.resolve(outcome(false, this.refusal));
+  submit(event: NostrEvent, effect?: WriteEffect, place?: LogPlace): Promise<WriteOutcome> {
+    if (this.closed) return Promise.resolve(storageRefusal(CLOSED));
+    if (this.state !== 'writable') return Promise.resolve(storageRefusal(this.refusal));
     return new Promise((resolve) => {
-      this.queue.push({ event, effect, resolve });
+      this.queue.push({ event, effect, resolve, place });
       this.schedule();
     });
+  }
+
+  /** The last log position applied (0 when none): read at start by a log applier. */
+  appliedMark(): number {
+    return (this.dbs.meta.get(APPLIED_KEY) as number | undefined) ?? 0;
   }
 
   /**
@@ -240,11 +268,11 @@ export class Writer {
    * settles once the transaction is durable; a throw rolls back only this task (child
    * transaction) and rejects with the error. The task must be synchronous.
    */
-  run<T>(task: () => T): Promise<T> {
+  run<T>(task: () => T, place?: LogPlace): Promise<T> {
     if (this.closed) return Promise.reject(new StorageUnavailable('storage is closed'));
     if (this.state !== 'writable') return Promise.reject(new StorageUnavailable(this.refusal.slice('error: '.length)));
     return new Promise<T>((resolve, reject) => {
-      this.tasks.push({ run: task, resolve: resolve as (v: unknown) => void, reject, queuedAt: performance.now() });
+      this.queue.push({ run: task, resolve: resolve as (v: unknown) => void, reject, queuedAt: performance.now(), place });
       this.schedule();
     });
   }
@@ -282,7 +310,7 @@ export class Writer {
   close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.probeTimer);
-    if (this.queue.length === 0 && this.tasks.length === 0 && !this.scheduled && this.committing === 0) return Promise.resolve();
+    if (this.queue.length === 0 && !this.scheduled && this.committing === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.idle = resolve;
     });
@@ -303,16 +331,14 @@ export class Writer {
     if (this.uncommitted) return;
     const batch = this.queue;
     this.queue = [];
-    const tasks = this.tasks;
-    this.tasks = [];
-    if (batch.length > 0 || tasks.length > 0) {
+    if (batch.length > 0) {
       this.committing++;
-      void this.commit(batch, tasks).catch(writerBug).finally(() => {
+      void this.commit(batch).catch(writerBug).finally(() => {
         this.committing--;
         this.settleIdle();
       });
     }
-    if (this.queue.length > 0 || this.tasks.length > 0) this.schedule();
+    if (this.queue.length > 0) this.schedule();
     else this.settleIdle();
   }
 
@@ -398,31 +424,38 @@ export class Writer {
   }
 
   private settleIdle(): void {
-    if (this.idle === undefined || this.scheduled || this.committing > 0 || this.queue.length > 0 || this.tasks.length > 0) return;
+    if (this.idle === undefined || this.scheduled || this.committing > 0 || this.queue.length > 0) return;
     this.idle();
     this.idle = undefined;
   }
 
-  private async commit(batch: Item[], tasks: Task[]): Promise<void> {
-    const results: WriteOutcome[] = new Array(batch.length);
-    const taskResults: Array<{ ok: boolean; value: unknown }> = new Array(tasks.length);
+  private async commit(batch: Array<Item | Task>): Promise<void> {
+    // One slot per item: a WriteOutcome for events, { ok, value } for tasks.
+    const results: Array<WriteOutcome | { ok: boolean; value: unknown }> = new Array(batch.length);
     const t0 = performance.now();
     let stored = 0;
+    let events = 0;
     try {
       const committed = this.env.transaction(() => {
+        let mark = 0;
         for (let i = 0; i < batch.length; i++) {
           const item = batch[i]!;
-          const o = this.applyEvent(item.event, item.effect);
-          if (o.stored) stored++;
-          results[i] = o;
-        }
-        for (let i = 0; i < tasks.length; i++) {
-          try {
-            taskResults[i] = { ok: true, value: this.env.childTransaction(tasks[i]!.run) };
-          } catch (err) {
-            taskResults[i] = { ok: false, value: err };
+          if (item.event !== undefined) {
+            events++;
+            const o = this.applyEvent(item.event, item.effect, item.place?.position);
+            if (o.stored) stored++;
+            results[i] = o;
+          } else {
+            try {
+              results[i] = { ok: true, value: this.env.childTransaction(item.run) };
+            } catch (err) {
+              results[i] = { ok: false, value: err };
+            }
           }
+          if (item.place !== undefined) mark = item.place.mark;
         }
+        // Once per transaction: everything in it commits together, so the last mark covers it.
+        if (mark > 0) this.dbs.meta.putSync(APPLIED_KEY, mark);
       });
       // `flushed` resolves with the flush of the batch lmdb is filling at the moment it is
       // read: read now, that is the batch holding this transaction. Read after the commit,
@@ -433,36 +466,48 @@ export class Writer {
         await committed;
       } finally {
         this.uncommitted = false;
-        if (this.queue.length > 0 || this.tasks.length > 0) this.schedule();
+        if (this.queue.length > 0) this.schedule();
       }
       await flushed;
       // A batch queued before a failure may still fit in pages LMDB had free; only the
       // probe says there is room again.
     } catch (err) {
-      // The commit itself failed (disk full, map full...): nothing of the batch exists.
-      for (let i = 0; i < batch.length; i++) results[i] = outcome(false, FAILED);
-      for (let i = 0; i < tasks.length; i++) taskResults[i] = { ok: false, value: err };
+      // The commit itself failed (disk full, map full...): nothing of the batch exists, and
+      // nothing queued behind it may commit before it (a log applier re-applies from its
+      // mark, so a later item committed first would skip this batch's): refuse those now.
+      const failed = new StorageUnavailable('the commit failed', { cause: err });
+      const behind = this.queue;
+      this.queue = [];
+      for (const item of behind) {
+        if (item.event !== undefined) item.resolve(storageRefusal(FAILED));
+        else item.reject(failed);
+      }
+      for (let i = 0; i < batch.length; i++) results[i] = batch[i]!.event !== undefined ? storageRefusal(FAILED) : { ok: false, value: failed };
       stored = 0;
       await this.commitFailed(err);
     }
     const settled = performance.now();
-    for (let i = 0; i < tasks.length; i++) {
-      const r = taskResults[i]!;
-      this.onTaskSettled?.(settled - tasks[i]!.queuedAt);
-      if (r.ok) tasks[i]!.resolve(r.value);
-      else tasks[i]!.reject(r.value);
-    }
     const s = this.stats;
     s.batches++;
-    if (batch.length > 0) s.lastBatchSize = batch.length;
+    if (events > 0) s.lastBatchSize = events;
     s.lastCommitMs = performance.now() - t0;
     s.stored += stored;
     s.queued = this.queue.length;
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i]!;
+      if (item.event !== undefined) {
+        item.resolve(results[i] as WriteOutcome);
+        continue;
+      }
+      const r = results[i] as { ok: boolean; value: unknown };
+      this.onTaskSettled?.(settled - item.queuedAt);
+      if (r.ok) item.resolve(r.value);
+      else item.reject(r.value);
+    }
   }
 
   /** NIP-01/09 rules for one event, inside the batch transaction. */
-  private applyEvent(e: NostrEvent, effect: WriteEffect | undefined): WriteOutcome {
+  private applyEvent(e: NostrEvent, effect: WriteEffect | undefined, at: Position | undefined): WriteOutcome {
     const dbs = this.dbs;
     try {
       if (isEphemeral(e.kind)) return outcome(true, '');
@@ -498,7 +543,8 @@ export class Writer {
           removed.push(old.id);
         }
         if (e.kind === 5) applyDeletion(dbs, e, removed, hooks);
-        const position = this.nextSeq;
+        // A log position only ever grows; the writer's own counter follows it.
+        const position = at !== undefined && at >= this.nextSeq ? at : this.nextSeq;
         json = insertEvent(dbs, e, position, slot);
         if (effect !== undefined) effect(position);
         // Only once nothing can throw: a rolled-back item must not use up a position.
