@@ -60,6 +60,8 @@ export interface RelayContext {
    */
   telemetry?: RelayTelemetry;
   startedAt: number;
+  /** Cluster mode's log, apply and snapshots (src/cluster/); absent for a single process. */
+  cluster?: import('./cluster/cluster.js').Cluster;
   /** Set by the MLS gateway when enabled: its counters and mailbox depths for the metrics module. */
   gateway?: { stats(): import('./gateway/stats.js').GatewayStatsSnapshot };
 }

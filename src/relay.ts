@@ -19,7 +19,8 @@ import { Visibility } from './pipeline/visibility.js';
 import type { LiveConnection, RelayContext } from './relay-context.js';
 import { EventStore } from './storage/event-store.js';
 import { Writer } from './storage/writer.js';
-import { restoreOnStart, startBackups } from './lifecycle/backups.js';
+import { backupDir, restoreOnStart, startBackups } from './lifecycle/backups.js';
+import { Cluster } from './cluster/cluster.js';
 import { keepFilesPrivate } from './lifecycle/faults.js';
 import { Lifecycle } from './lifecycle/machine.js';
 import { closeHttp, closeSockets, SHUTDOWN_BUDGET } from './lifecycle/shutdown.js';
@@ -44,20 +45,24 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   const lifecycle = new Lifecycle();
 
   await keepFilesPrivate(config.data.path);
-  await restoreOnStart(config);
+  // Cluster mode restores from the cluster's snapshots (and the log); [data] backups are the single-process way.
+  const cluster = config.cluster.enabled ? await Cluster.open(config.cluster, config.data.path) : undefined;
+  if (cluster === undefined) await restoreOnStart(config);
+  else if (backupDir(config) !== undefined) log.warn('cluster mode: [data] backup_path is ignored; the cluster log and its snapshots are the durable copy');
   const store = await EventStore.open({ path: config.data.path, mapSize: config.data.map_size });
   const writer = new Writer(store);
   writer.onStateChange = (state) => lifecycle.storage(state);
   // Only our own storage may end the process: an unusable environment (not a full disk,
   // which degrades) is logged by the writer, and every OK already sent is durable.
-  writer.onFatal = () => {
+  const die = () => {
     setTimeout(() => process.exit(1), SHUTDOWN_BUDGET.totalMs).unref();
     void Promise.resolve()
       .then(() => stop())
       .catch(() => undefined)
       .finally(() => process.exit(1));
   };
-  const backups = startBackups(store, config);
+  writer.onFatal = die;
+  const backups = cluster === undefined ? startBackups(store, config) : undefined;
   const [verify, match] = await Promise.all([
     VerifyPool.create({ threads: config.thread.verify || undefined }),
     MatchPool.create(),
@@ -73,7 +78,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   const metrics = { connectionsTotal: 0, eventsAccepted: 0, slowConsumerCutoffs: 0 };
   hooks.afterAccept.push(() => metrics.eventsAccepted++);
   const apply = new Apply({ writer, hooks, fanout });
-  const commit = localCommit(apply, writer);
+  const commit = cluster === undefined ? localCommit(apply, writer) : cluster.attach(store, writer, apply, () => config.cluster.append_timeout);
   // NIP-40: due events are removed in the writer's order, at the time the sweep was asked for.
   const expire = apply.define('store.expire', { run: (_: null, now) => store.expireDue(now) });
   const ingest = new Ingest({ config: getConfig, store, commit, verify, hooks });
@@ -94,19 +99,19 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
     connections,
     metrics,
     startedAt,
+    ...(cluster !== undefined ? { cluster } : {}),
   };
 
   supervisor.add({ actor: lifecycle, onFailure: 'stop' });
-  const router = new Router().add(...coreRoutes(ctx, () => lifecycle.state));
+  if (cluster !== undefined) supervisor.add({ actor: cluster, onFailure: 'stop' });
+  const router = new Router().add(...coreRoutes(ctx, lifecycle));
   const access = installAccessControl(ctx, accessMetricsSink(ctx));
   installMetrics(ctx, router);
   const stopGateway = config.extensions.mls_gateway.enabled ? await installGateway(ctx, router) : async () => undefined;
   const front = createHttpFront(ctx, router);
   if (ctx.telemetry) observeSockets(ctx.telemetry.registry, front);
+  if (cluster !== undefined) front.holdUpgrades('starting: catching up with the cluster log');
   const addr = await front.listen(config.network.host, config.network.port);
-  lifecycle.send('STARTED');
-  // A commit may have failed while the pools started: the machine ignored it in `starting`.
-  if (writer.state !== 'writable') lifecycle.storage(writer.state);
 
   const heartbeat = setInterval(() => {
     const now = Date.now();
@@ -143,6 +148,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
       if (cut > 0) log.warn({ sockets: cut }, 'sockets that did not answer the close frame were cut');
       await closeHttp(front.server, closed, SHUTDOWN_BUDGET.httpGraceMs);
       await stopGateway();
+      await cluster?.stop();
       await writer.close();
       const copyDone = backups ? await backups.stop(stopBegan + SHUTDOWN_BUDGET.totalMs - Date.now()) : true;
       // Closing LMDB under a running copy is unsafe; every commit is durable already, so exiting without close loses nothing.
@@ -150,6 +156,20 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
       await Promise.all([verify.close(), match.close()]);
       lifecycle.send('STOPPED');
     })());
+
+  if (cluster !== undefined) {
+    // /health and /ready answer meanwhile (503 "catching_up"); WebSockets wait for a complete view.
+    try {
+      await cluster.catchUp(lifecycle, die);
+    } catch (err) {
+      await stop().catch(() => undefined);
+      throw err;
+    }
+    front.holdUpgrades(undefined);
+  }
+  lifecycle.send('STARTED');
+  // A commit may have failed while the pools started: the machine ignored it in `starting`.
+  if (writer.state !== 'writable') lifecycle.storage(writer.state);
 
   return {
     host: addr.host,

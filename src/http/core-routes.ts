@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import { safeView } from '../metrics/debug-view.js';
-import type { LifecycleState } from '../lifecycle/machine.js';
+import type { Lifecycle } from '../lifecycle/machine.js';
 import type { RelayContext } from '../relay-context.js';
 import { VERSION } from '../version.js';
 import { relayInformation } from './nip11.js';
@@ -35,16 +35,7 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 /** Actors listed by one GET /debug/actors at most; a relay may hold many thousands. */
 const DEBUG_LIST_CAP = 2_000;
 
-/** Why /ready answers 503, per lifecycle state. */
-const NOT_READY: Record<Exclude<LifecycleState, 'ready'>, [string, string]> = {
-  starting: ['storage is not open yet', 'not_ready'],
-  degraded: ['degraded: storage refuses writes until a commit succeeds; reads are served', 'storage_degraded'],
-  failed: ['storage has failed', 'storage_failed'],
-  draining: ['shutting down', 'shutting_down'],
-  stopped: ['shutting down', 'shutting_down'],
-};
-
-export function coreRoutes(ctx: RelayContext, lifecycle: () => LifecycleState): Route[] {
+export function coreRoutes(ctx: RelayContext, lifecycle: Pick<Lifecycle, 'state' | 'why'>): Route[] {
   // Many clients fetch NIP-11 on every connect. The document depends on the config alone,
   // and a reload (--watch) swaps the config object, so it is built once per config.
   let nip11: { cfg: Config; text: string } | undefined;
@@ -100,10 +91,10 @@ export function coreRoutes(ctx: RelayContext, lifecycle: () => LifecycleState): 
       path: '/ready',
       handler: (_req, res) => {
         // Reads are still served while storage refuses writes; /health stays 200 (this is only the startup probe).
-        const state = lifecycle();
-        if (state === 'ready') return sendJson(res, 200, { status: 'ready' });
-        const [error, code] = NOT_READY[state];
-        return sendJson(res, 503, { status: state, error, code });
+        const why = lifecycle.why();
+        if (why === undefined) return sendJson(res, 200, { status: 'ready' });
+        const [error, code] = why;
+        return sendJson(res, 503, { status: lifecycle.state, error, code });
       },
     },
     {
@@ -117,7 +108,7 @@ export function coreRoutes(ctx: RelayContext, lifecycle: () => LifecycleState): 
         const actors = all.slice(0, DEBUG_LIST_CAP).map((a) => ({ id: a.id, kind: a.kind, snapshot: safeView(a.snapshot()) }));
         const supervisor = ctx.supervisor.snapshot();
         sendJson(res, 200, {
-          lifecycle: lifecycle(),
+          lifecycle: lifecycle.state,
           supervisor,
           kinds: supervisor.children,
           workers: {

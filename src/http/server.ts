@@ -29,6 +29,8 @@ export interface HttpFront {
   /** Sockets refused at accept so far, by cap. */
   refusedSockets(): { total: number; address: number };
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /** Refuse WebSocket upgrades with 503 and this reason until called with undefined. */
+  holdUpgrades(why: string | undefined): void;
   /** Stop accepting new connections and upgrades (existing sockets stay open). */
   stopAccepting(): Promise<void>;
 }
@@ -39,6 +41,8 @@ const WARN_EVERY_MS = 60_000;
 export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
   let nextConnId = 1;
   let accepting = true;
+  /** Why WebSocket upgrades are held (cluster catch-up: no partial view is served), or undefined. */
+  let held: string | undefined;
   const net = ctx.config().network;
   const server = createServer(
     {
@@ -113,6 +117,7 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
     const cfg = ctx.config();
     if (req.httpVersion === '1.1' && req.headers.host === undefined) return refuse(socket, 400, 'missing Host header');
     if (!accepting) return refuse(socket, 503, 'shutting down');
+    if (held !== undefined) return refuse(socket, 503, held);
     if (ctx.connections.size >= cfg.limitation.max_connections) return refuse(socket, 503, 'too many connections');
     const remote = clientAddress(req, cfg.network.real_ip_header, cfg.network.trusted_proxies);
     const refusal = firstRejection(ctx.hooks.connect, remote);
@@ -130,6 +135,9 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
   return {
     server,
     wss,
+    holdUpgrades: (why) => {
+      held = why;
+    },
     httpSockets: () => caps.size,
     refusedSockets: () => caps.refused,
     listen: (host, port) =>

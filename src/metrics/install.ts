@@ -4,6 +4,7 @@ import { sendError } from '../http/respond.js';
 import type { Router } from '../http/router.js';
 import { log } from '../log.js';
 import type { RelayContext } from '../relay-context.js';
+import { observeCluster } from './cluster-metrics.js';
 import { observeGateway } from './gateway-metrics.js';
 import { observeHttp } from './http-metrics.js';
 import { RelayTelemetry } from './telemetry.js';
@@ -27,6 +28,7 @@ export function installMetrics(ctx: RelayContext, router: Router): RelayTelemetr
   telemetry.watch(ctx);
   observeHttp(router, telemetry.registry);
   observeGateway(telemetry.registry, ctx.writer);
+  observeCluster(telemetry.registry, ctx.cluster);
   ctx.hooks.afterAccept.push((event) => telemetry.accepted(event.kind));
 
   const cfg = ctx.config().metrics;

@@ -1,0 +1,149 @@
+import { readFile } from 'node:fs/promises';
+import { connect, credsAuthenticator, nanos, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import {
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import type { ClusterConfig } from '../config/types.js';
+import { log } from '../log.js';
+
+/** How long JetStream remembers an append id: a retried append within it is stored once. */
+const DUPLICATE_WINDOW_MS = 120_000;
+/** Largest log message: a maximal EVENT (max_message_length, 512 KiB by default) plus its envelope. */
+const MAX_MSG_BYTES = 8 * 1024 * 1024;
+
+export interface LogMessage {
+  seq: number;
+  data: Uint8Array;
+}
+
+/**
+ * The replicated log on NATS JetStream: one stream (file storage, `replicas` copies, a
+ * 2-minute duplicate window), one subject `<stream>.log`. It appends and reads in order;
+ * what the bytes mean is entry.ts's, what applying them means is applier.ts's.
+ */
+export class NatsLog {
+  /** False while the client is disconnected from every server (writes are refused at once). */
+  connected = true;
+  /** Told of every change of `connected`. */
+  onConnection: ((up: boolean) => void) | undefined;
+  private readonly subject: string;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    readonly stream: string,
+  ) {
+    this.subject = `${stream}.log`;
+    void this.watchStatus();
+  }
+
+  static async open(cfg: ClusterConfig, instanceId: string): Promise<NatsLog> {
+    const nc = await connect(await connectionOptions(cfg, instanceId));
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: cfg.append_timeout });
+      await ensureStream(jsm, cfg);
+      return new NatsLog(nc, jetstream(nc, { timeout: cfg.append_timeout }), jsm, cfg.stream);
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Append one message; resolves with its sequence once the stream's replicas have it.
+   * `id` makes a retry of the same append (after a timeout) a no-op on the stream.
+   */
+  async append(id: string, data: Uint8Array, timeoutMs: number): Promise<number> {
+    const ack = await this.js.publish(this.subject, data, { msgID: id, timeout: timeoutMs, expect: { streamName: this.stream } });
+    return ack.seq;
+  }
+
+  /** First and last sequence the stream holds (first > last when it is empty). */
+  async bounds(): Promise<{ first: number; last: number; messages: number; bytes: number }> {
+    const si = await this.jsm.streams.info(this.stream);
+    return { first: si.state.first_seq, last: si.state.last_seq, messages: si.state.messages, bytes: si.state.bytes };
+  }
+
+  /** Messages from `seq` on, in order, live after the end; an ordered consumer resumes itself after reconnects. */
+  async read(seq: number): Promise<ConsumerMessages> {
+    const c = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq });
+    return c.consume({ max_messages: 1024 });
+  }
+
+  /** Drop messages before `seq` (a snapshot covers them). */
+  async purgeBefore(seq: number): Promise<number> {
+    const r = await this.jsm.streams.purge(this.stream, { seq });
+    return r.purged;
+  }
+
+  async close(): Promise<void> {
+    await this.nc.close().catch(() => undefined);
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      const up = s.type === 'disconnect' ? false : s.type === 'reconnect' ? true : undefined;
+      if (up === undefined || up === this.connected) continue;
+      this.connected = up;
+      if (up) log.info({ server: s.type === 'reconnect' ? s.server : undefined }, 'cluster: reconnected to NATS');
+      else log.warn('cluster: lost the connection to NATS; writes are refused until it is back, reads go on');
+      this.onConnection?.(up);
+    }
+  }
+}
+
+async function connectionOptions(cfg: ClusterConfig, instanceId: string): Promise<ConnectionOptions> {
+  const o: ConnectionOptions = {
+    servers: cfg.nats_url,
+    name: `mls-relay ${instanceId}`,
+    // Keep trying for as long as the process lives: an instance without NATS serves reads and refuses writes.
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    waitOnFirstConnect: false,
+    timeout: Math.max(cfg.append_timeout, 2000),
+  };
+  if (cfg.token !== undefined) o.token = cfg.token;
+  if (cfg.user !== undefined) {
+    o.user = cfg.user;
+    o.pass = cfg.password ?? '';
+  }
+  if (cfg.nkey_seed !== undefined) o.authenticator = nkeyAuthenticator(new TextEncoder().encode(cfg.nkey_seed.trim()));
+  if (cfg.creds_file !== undefined) o.authenticator = credsAuthenticator(await readFile(cfg.creds_file));
+  if (cfg.tls_ca !== undefined) o.tls = { caFile: cfg.tls_ca };
+  return o;
+}
+
+/** Create the stream, or check the one that exists is usable as the log (never silently reconfigured). */
+async function ensureStream(jsm: JetStreamManager, cfg: ClusterConfig): Promise<void> {
+  const subject = `${cfg.stream}.log`;
+  const existing = await jsm.streams.info(cfg.stream).catch((err: unknown) => {
+    if ((err as { code?: unknown; api_error?: { err_code?: number } }).api_error?.err_code === 10059) return undefined;
+    if (/stream not found/i.test(String((err as Error).message))) return undefined;
+    throw err;
+  });
+  if (existing === undefined) {
+    await jsm.streams.add({
+      name: cfg.stream,
+      subjects: [subject],
+      storage: StorageType.File,
+      num_replicas: cfg.replicas,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      max_msg_size: MAX_MSG_BYTES,
+      // Nothing ages out: only a snapshot decides what the log may drop (snapshots.ts).
+      max_age: 0,
+    });
+    log.info({ stream: cfg.stream, replicas: cfg.replicas }, 'cluster: created the log stream');
+    return;
+  }
+  if (!existing.config.subjects?.includes(subject)) throw new Error(`stream ${cfg.stream} exists without subject ${subject}; it is not this relay's log`);
+  if (existing.config.num_replicas !== cfg.replicas) {
+    log.warn({ stream: cfg.stream, replicas: existing.config.num_replicas, configured: cfg.replicas }, 'cluster: the log stream has another replica count than configured; it is left as it is');
+  }
+}
