@@ -36,6 +36,11 @@ export async function runImport(argv: string[]): Promise<number> {
     'import',
   );
   const config = loadConfig(requireConfigPath(args.config, 'import'));
+  if (config.cluster.enabled) {
+    // Written straight into LMDB, the events would be in this view and in no other instance's.
+    process.stderr.write('import: [cluster] is enabled; an instance\'s store is a view of the cluster log, so import into a single-process relay or publish the events to a cluster instance over WebSocket\n');
+    return 2;
+  }
   const fromFile = args.in !== undefined && args.in !== '-';
   const input = fromFile ? createReadStream(args.in!) : process.stdin;
   const rejects: Writable | undefined = args.rejects ? createWriteStream(args.rejects) : undefined;

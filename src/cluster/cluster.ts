@@ -37,6 +37,7 @@ export class Cluster implements Supervised {
   private writer: Writer | undefined;
   private lastSnapshot: SnapshotMeta | undefined;
   private catchUpMs: number | undefined;
+  private stopping: Promise<void> | undefined;
 
   private constructor(
     readonly cfg: ClusterConfig,
@@ -148,10 +149,13 @@ export class Cluster implements Supervised {
     };
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.peers?.stop();
-    await this.applier?.stop();
-    await this.log.close();
+  /** Idempotent: the supervisor's shutdown and the relay's stop() both call it. */
+  stop(): Promise<void> {
+    return (this.stopping ??= (async () => {
+      clearInterval(this.timer);
+      this.peers?.stop();
+      await this.applier?.stop();
+      await this.log.close();
+    })());
   }
 }
