@@ -137,7 +137,8 @@ auth = "${DEBUG_TOKEN}"
 [metrics]
 enabled = true
 `;
-    // Started together, as a deploy starts them: the first to arrive creates the stream, the others find it.
+    // Started together, as a deploy starts them: they race to create the stream and the snapshot
+    // bucket (before the fix in nats-log.ts, two of three died here with 'mls-relay: timeout').
     const started = await Promise.allSettled(INSTANCES.map((id) => startRelay({ toml: toml(id) })));
     for (const s of started) if (s.status === 'fulfilled') relays.push(s.value);
     const failed = started.find((s) => s.status === 'rejected');
