@@ -99,6 +99,22 @@ export class NatsLog {
   }
 }
 
+/**
+ * Runs an idempotent JetStream call again when it timed out, for start-up steps that race other
+ * instances starting at the same moment: on nats-server 2.9.10 an object store bucket created by
+ * several clients at once can leave a create, and the first read of the new bucket, unanswered
+ * until the request times out; the next try answers at once (measured on a 3-node loopback cluster).
+ */
+export async function retryOnTimeout<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts || !/timeout/i.test(`${(err as Error).name} ${(err as Error).message}`)) throw err;
+    }
+  }
+}
+
 async function connectionOptions(cfg: ClusterConfig, instanceId: string): Promise<ConnectionOptions> {
   const o: ConnectionOptions = {
     servers: cfg.nats_url,
@@ -123,24 +139,36 @@ async function connectionOptions(cfg: ClusterConfig, instanceId: string): Promis
 /** Create the stream, or check the one that exists is usable as the log (never silently reconfigured). */
 async function ensureStream(jsm: JetStreamManager, cfg: ClusterConfig): Promise<void> {
   const subject = `${cfg.stream}.log`;
-  const existing = await jsm.streams.info(cfg.stream).catch((err: unknown) => {
-    if ((err as { code?: unknown; api_error?: { err_code?: number } }).api_error?.err_code === 10059) return undefined;
-    if (/stream not found/i.test(String((err as Error).message))) return undefined;
-    throw err;
-  });
-  if (existing === undefined) {
-    await jsm.streams.add({
-      name: cfg.stream,
-      subjects: [subject],
-      storage: StorageType.File,
-      num_replicas: cfg.replicas,
-      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-      max_msg_size: MAX_MSG_BYTES,
-      // Nothing ages out: only a snapshot decides what the log may drop (snapshots.ts).
-      max_age: 0,
+  const info = () =>
+    jsm.streams.info(cfg.stream).catch((err: unknown) => {
+      if ((err as { code?: unknown; api_error?: { err_code?: number } }).api_error?.err_code === 10059) return undefined;
+      if (/stream not found/i.test(String((err as Error).message))) return undefined;
+      throw err;
     });
-    log.info({ stream: cfg.stream, replicas: cfg.replicas }, 'cluster: created the log stream');
-    return;
+  let existing = await info();
+  if (existing === undefined) {
+    try {
+      await jsm.streams.add({
+        name: cfg.stream,
+        subjects: [subject],
+        storage: StorageType.File,
+        num_replicas: cfg.replicas,
+        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+        max_msg_size: MAX_MSG_BYTES,
+        // Nothing ages out: only a snapshot decides what the log may drop (snapshots.ts).
+        max_age: 0,
+      });
+      log.info({ stream: cfg.stream, replicas: cfg.replicas }, 'cluster: created the log stream');
+      return;
+    } catch (err) {
+      // Instances started together all create the stream at once. nats-server 2.9 answers one of
+      // several identical concurrent creates and can leave the others without an answer until they
+      // time out (nats-server#3677), or says the name is in use: the stream another instance
+      // created is then there, and is checked below like any existing one.
+      existing = await info();
+      if (existing === undefined) throw err;
+      log.info({ stream: cfg.stream }, 'cluster: another instance created the log stream at the same time');
+    }
   }
   if (!existing.config.subjects?.includes(subject)) throw new Error(`stream ${cfg.stream} exists without subject ${subject}; it is not this relay's log`);
   if (existing.config.num_replicas !== cfg.replicas) {

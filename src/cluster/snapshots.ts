@@ -13,7 +13,7 @@ import { log } from '../log.js';
 import { isDataDirEmpty, lmdbFiles } from '../storage/backup.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { Writer } from '../storage/writer.js';
-import type { NatsLog } from './nats-log.js';
+import { retryOnTimeout, type NatsLog } from './nats-log.js';
 
 const PREFIX = 'snapshot-';
 
@@ -47,7 +47,8 @@ export class Snapshots {
   static async open(natsLog: NatsLog, cfg: ClusterConfig): Promise<Snapshots> {
     const bucket = `${cfg.stream}-snapshots`;
     const objm = new Objm(natsLog.nc);
-    const os = await objm.create(bucket, { storage: StorageType.File, replicas: cfg.replicas });
+    // Instances started together create the bucket at once; see ensureStream in nats-log.ts.
+    const os = await retryOnTimeout(() => objm.create(bucket, { storage: StorageType.File, replicas: cfg.replicas }));
     return new Snapshots(os, natsLog, cfg);
   }
 
@@ -68,7 +69,8 @@ export class Snapshots {
    */
   async restoreInto(dataPath: string): Promise<SnapshotMeta | undefined> {
     if (!(await isDataDirEmpty(dataPath))) return undefined;
-    const newest = (await this.list()).at(-1);
+    // Right after instances created the bucket together, its first read can go unanswered (see open).
+    const newest = (await retryOnTimeout(() => this.list())).at(-1);
     if (newest === undefined) return undefined;
     const files = lmdbFiles(dataPath);
     await mkdir(files.dir, { recursive: true });
