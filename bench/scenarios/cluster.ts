@@ -340,12 +340,14 @@ async function readyRows(run: Run, load: NostrEvent[], tail: NostrEvent[]): Prom
       for (const [k, v] of Object.entries(r.rejected)) rejected[k] = (rejected[k] ?? 0) + v;
     }
     await run.stop(loader.relay);
+    console.log(`  loaded ${accepted} events at ${(accepted / (loadMs / 1000)).toFixed(0)} ev/s`);
     rows.push({ scenario: S, metric: `loading the log: ${accepted.toLocaleString('en-US')} events through one instance (${CONNECTIONS}×${WINDOW})`, value: accepted / (loadMs / 1000), unit: 'ev/s' });
     if (accepted !== load.length) rows.push({ scenario: S, metric: `loading: not accepted: ${rejectedText(rejected)}`, value: load.length - accepted, unit: 'events', target: '0', met: false });
 
     // Log only: no snapshot exists, a new instance applies every message.
     const logOnly = await run.timeToReady(run.cluster(stream, 'log-only', quiet));
     await run.stop(logOnly.relay);
+    console.log(`  log only: ready in ${fmtMs(logOnly.ms)}`);
     if (logOnly.restored !== undefined) throw new Error('the log-only instance restored a snapshot: the measurement is void');
 
     // A snapshot covering the load: the loader again with a 1 s interval takes one at its first check.
@@ -356,10 +358,12 @@ async function readyRows(run: Run, load: NostrEvent[], tail: NostrEvent[]): Prom
     const late = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error('no snapshot stored in time')), READY_TIMEOUT_MS)));
     const snap = await Promise.race([snapshotLine, late]).finally(() => clearTimeout(timer));
     await run.stop(snapper.relay);
+    console.log(`  snapshot stored: ${snap.bytes} bytes at position ${snap.position} in ${fmtMs(snap.ms)}`);
     // The tail: appended after the snapshot, by the loader with snapshots quiet again.
     const tailer = await run.timeToReady(run.cluster(stream, 'loader', quiet), loaderData);
     const t = await publish(tailer.relay.url, tail, { connections: CONNECTIONS, window: WINDOW });
     await run.stop(tailer.relay);
+    console.log(`  tail of ${t.accepted} events appended`);
     if (t.accepted !== tail.length) rows.push({ scenario: S, metric: `tail: not accepted: ${rejectedText(t.rejected)}`, value: tail.length - t.accepted, unit: 'events', target: '0', met: false });
 
     const restoring = await run.timeToReady(run.cluster(stream, 'restored', quiet));
