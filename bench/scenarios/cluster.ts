@@ -261,7 +261,7 @@ async function ingestRows(run: Run, events: NostrEvent[], warm: NostrEvent[]): P
   const single = await run.ingest([logged], events, warm);
   await run.stop(logged);
   const three: BenchRelay[] = [];
-  for (const id of ['a', 'b', 'c']) three.push(await run.start(run.cluster('ingest3', id)));
+  for (const id of ['a', 'b', 'c']) three.push(await run.start({ ...run.cluster('ingest3', id), metrics: { enabled: true } }));
   const shared = await run.ingest(three, events, warm);
   const baseline = { name: 'one instance, no log', value: base.rate };
   const cases: Array<[string, typeof base]> = [
@@ -286,10 +286,20 @@ async function ingestRows(run: Run, events: NostrEvent[], warm: NostrEvent[]): P
   return { rows, three };
 }
 
+/** Sum (s) and count of A's append latency histogram, from /metrics. */
+async function appendStats(r: BenchRelay): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${r.httpUrl}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { sum: read('mls_relay_cluster_append_seconds_sum'), count: read('mls_relay_cluster_append_seconds_count') };
+}
+
 async function latencyRows(run: Run, three: BenchRelay[], events: NostrEvent[], warm: NostrEvent[]): Promise<Row[]> {
   const [a, b] = three as [BenchRelay, BenchRelay];
   await run.latency(a.url, [a.url, b.url], warm, RATE);
+  const m0 = await appendStats(a);
   const c = await run.latency(a.url, [a.url, b.url], events, RATE);
+  const m1 = await appendStats(a);
+  const appendMean = ((m1.sum - m0.sum) / Math.max(1, m1.count - m0.count)) * 1000;
   for (const r of three) await run.stop(r);
   const one = await run.start();
   await run.latency(one.url, [one.url], warm, RATE);
@@ -303,6 +313,7 @@ async function latencyRows(run: Run, three: BenchRelay[], events: NostrEvent[], 
     { scenario: S, metric: `delivery p50 / p99 same-instance (publish and subscribe A, log R3)`, value: same.latency.percentile(50), unit: p(same.latency), baseline: { name: 'no-log p50', value: n.receipts[0]!.latency.percentile(50) } },
     { scenario: S, metric: `delivery p50 / p99 one instance without the log (reference)`, value: n.receipts[0]!.latency.percentile(50), unit: p(n.receipts[0]!.latency) },
     { scenario: S, metric: `OK p50 / p99 on A at ${RATE} ev/s (log R3)`, value: c.ok.percentile(50), unit: p(c.ok), baseline: { name: 'no-log OK p50', value: n.ok.percentile(50) } },
+    { scenario: S, metric: `of which: append to the log (JetStream R3 ack), mean on A (/metrics)`, value: appendMean, unit: 'ms' },
   ];
   const missed = [...c.missed, ...n.missed].reduce((x, y) => x + y, 0);
   const rejected = { ...c.rejected, ...n.rejected };
@@ -352,11 +363,18 @@ async function readyRows(run: Run, load: NostrEvent[], tail: NostrEvent[]): Prom
 
     // A snapshot covering the load: the loader again with a 1 s interval takes one at its first check.
     let stored: ((line: string) => void) | undefined;
+    let compacted: (() => void) | undefined;
     const snapshotLine = new Promise<{ bytes: number; ms: number; position: number }>((ok) => (stored = (l) => l.includes('cluster: snapshot stored') && ok(JSON.parse(l))));
-    const snapper = await run.timeToReady(run.cluster(stream, 'loader', { snapshot_interval: '1s' }), loaderData, (l) => stored!(l));
+    const compactLine = new Promise<void>((ok) => (compacted = ok));
+    const snapper = await run.timeToReady(run.cluster(stream, 'loader', { snapshot_interval: '1s' }), loaderData, (l) => {
+      stored!(l);
+      if (l.includes('cluster: log compacted')) compacted!();
+    });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error('no snapshot stored in time')), READY_TIMEOUT_MS)));
     const snap = await Promise.race([snapshotLine, late]).finally(() => clearTimeout(timer));
+    // Let it purge the log before the snapshot (what a running cluster would have done) before stopping it.
+    await Promise.race([compactLine, sleep(15_000)]);
     await run.stop(snapper.relay);
     console.log(`  snapshot stored: ${snap.bytes} bytes at position ${snap.position} in ${fmtMs(snap.ms)}`);
     // The tail: appended after the snapshot, by the loader with snapshots quiet again.
