@@ -44,7 +44,8 @@ const CONNECTIONS = 8;
 const WINDOW = 64;
 /** Loading chunk; the loader restarts between chunks before its first snapshot check (60 s after ready) could fire. */
 const LOAD_CHUNK = 10_000;
-const LOADER_MAX_UPTIME_MS = 40_000;
+/** Restart the loader when its uptime after the next chunk (estimated from the last one, with margin) would pass this. */
+const LOADER_MAX_UPTIME_MS = 50_000;
 const READY_TIMEOUT_MS = 240_000;
 const IDLE_MS = 5_000;
 const S = 'cluster';
@@ -340,8 +341,9 @@ async function readyRows(run: Run, load: NostrEvent[], tail: NostrEvent[]): Prom
     let loadMs = 0;
     let restarts = 0;
     const rejected: Record<string, number> = {};
+    let chunkMs = 0;
     for (let i = 0; i < load.length; i += LOAD_CHUNK) {
-      if (performance.now() - loaderUp > LOADER_MAX_UPTIME_MS) {
+      if (performance.now() - loaderUp + 1.5 * chunkMs > LOADER_MAX_UPTIME_MS) {
         await run.stop(loader.relay);
         loader = await run.timeToReady(run.cluster(stream, 'loader', quiet), loaderData);
         loaderUp = performance.now();
@@ -350,6 +352,7 @@ async function readyRows(run: Run, load: NostrEvent[], tail: NostrEvent[]): Prom
       const r = await publish(loader.relay.url, load.slice(i, i + LOAD_CHUNK), { connections: CONNECTIONS, window: WINDOW });
       accepted += r.accepted;
       loadMs += r.wallMs;
+      chunkMs = r.wallMs;
       for (const [k, v] of Object.entries(r.rejected)) rejected[k] = (rejected[k] ?? 0) + v;
     }
     await run.stop(loader.relay);
