@@ -24,6 +24,8 @@ export interface BenchRelayOptions {
   dataDir?: string;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
   nodeArgs?: string[];
+  /** Every line the relay logs (pino JSON on stdout), e.g. to wait for 'cluster: snapshot stored'. */
+  onLine?: (line: string) => void;
 }
 
 export interface BenchRelay {
@@ -88,9 +90,13 @@ export async function startBenchRelay(opts: BenchRelayOptions = {}): Promise<Ben
       const lines = buf.split('\n');
       buf = lines.pop()!;
       for (const line of lines) {
+        opts.onLine?.(line);
         if (!line.includes('"msg":"listening"')) continue;
-        child.stdout!.off('data', onData);
-        child.stdout!.resume();
+        // Without a line hook the rest of stdout is drained unread.
+        if (!opts.onLine) {
+          child.stdout!.off('data', onData);
+          child.stdout!.resume();
+        }
         ok((JSON.parse(line) as { port: number }).port);
       }
     };

@@ -6,6 +6,11 @@ export class Latencies {
     this.samples.push(ms);
   }
 
+  /** Takes every sample of `other` (e.g. one figure over several publishers). */
+  addAll(other: Latencies): void {
+    for (const ms of other.samples) this.samples.push(ms);
+  }
+
   get count(): number {
     return this.samples.length;
   }
