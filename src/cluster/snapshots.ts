@@ -107,10 +107,8 @@ export class Snapshots {
       const dir = await mkdtemp(join(tmpdir(), 'mls-relay-snapshot-'));
       const t0 = Date.now();
       try {
-        // Not compacted: lmdb-js 3.5.6's compacting copy yields a file that aborts the process
-        // in mdb_page_alloc ('key.mv_size > 0') on the first busy write transaction after a
-        // restore (kriszyp/lmdb-js#198); the plain copy keeps free pages but applies fine.
-        await store.backup(dir, false);
+        // A plain copy (never compacted: see EventStore.backup).
+        await store.backup(dir);
         const file = join(dir, 'data.mdb');
         const { size } = await stat(file);
         const name = nameOf(position);

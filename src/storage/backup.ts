@@ -16,7 +16,7 @@ import { dirname, extname, join } from 'node:path';
 
 /** What the store must offer: LMDB's environment copy into `<dir>/data.mdb`. */
 export interface Snapshottable {
-  backup(dir: string, compact?: boolean): Promise<void>;
+  backup(dir: string): Promise<void>;
 }
 
 export interface SnapshotInfo {
@@ -54,18 +54,15 @@ async function fsyncDir(dir: string): Promise<void> {
   await fsyncPath(dir).catch(() => undefined);
 }
 
-/**
- * Take one snapshot of `store` into `dir` and keep only the newest `keep` snapshots.
- * `compact` makes LMDB leave free pages out (smaller upload, a little more CPU).
- */
-export async function writeSnapshot(store: Snapshottable, dir: string, opts: { keep: number; compact?: boolean; now?: Date }): Promise<SnapshotInfo> {
+/** Take one snapshot of `store` into `dir` and keep only the newest `keep` snapshots. */
+export async function writeSnapshot(store: Snapshottable, dir: string, opts: { keep: number; now?: Date }): Promise<SnapshotInfo> {
   await mkdir(dir, { recursive: true });
   const name = `${PREFIX}${stamp(opts.now ?? new Date())}-${randomBytes(4).toString('hex')}${SUFFIX}`;
   const tmp = join(dir, `${TMP_PREFIX}${name}`);
   const final = join(dir, name);
   await mkdir(tmp);
   try {
-    await store.backup(tmp, opts.compact ?? true);
+    await store.backup(tmp);
     const copied = join(tmp, 'data.mdb');
     await fsyncPath(copied, constants.O_RDWR);
     await rename(copied, final);

@@ -208,10 +208,15 @@ export class EventStore implements WriterHost {
    * `<dir>/data.mdb`; `dir` must exist. LMDB copies inside one read transaction on a
    * thread of its own, so the writer goes on meanwhile. File naming and rotation are
    * storage/backup.ts's; do not close the store while a copy runs.
+   *
+   * Never compacted: lmdb-js 3.5's compacting copy gives files that crash the process on
+   * the first busy write after they are reopened (kriszyp/lmdb-js#198; reproduced by
+   * test/lifecycle/snapshot-writable.test.ts), so a restored relay would crash in a loop.
+   * The copy keeps the free pages: larger, but safe to restore.
    */
-  backup(dir: string, compact = true): Promise<void> {
+  backup(dir: string): Promise<void> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
-    return this.env.backup(dir, compact);
+    return this.env.backup(dir, false);
   }
 
   /** Waits for everything queued in the writer to commit, then closes the environment. */
