@@ -7,11 +7,12 @@
  * - Every node gets three ports picked by the OS (client, cluster route, monitoring); they are fixed
  *   for the node's life so `restart(i)` comes back where the others and the clients expect it.
  * - Readiness (`waitReady`) is read from the monitoring port: on 2.9.10 plain `/healthz` answers 503
- *   "JetStream has not established contact with a meta leader" until a meta leader is known, and it
- *   also waits for the streams assigned to that node to be current (`?js-enabled-only=true` only says
- *   JetStream is switched on, which is true at once, so it is not used). On top of that every running
- *   node must name the same meta leader, and in a cluster the leader must list every running node as a
- *   current peer, so a restarted node has caught up before the test goes on.
+ *   "JetStream has not established contact with a meta leader" until a meta leader is known and
+ *   "JetStream is not current with the meta leader" while a (re)started node catches up
+ *   (`?js-enabled-only=true` only says JetStream is switched on, true at once, so it is not used).
+ *   On top of that every running node must name the same meta leader, and in a cluster the leader must
+ *   list every running node as a current peer. A stream's replica on a restarted node may still be
+ *   catching up after that: a test that needs it reads the node's /jsz?streams=true (as the harness test does).
  * - A node that exits without `kill()`/`stop()` is a crash: `waitReady` fails at once with its log tail.
  * - `stop()` stops every node (SIGTERM, then SIGKILL after a bound) and removes the temp dir, also when
  *   something failed on the way; a process-exit hook SIGKILLs whatever is left if a test file dies.
