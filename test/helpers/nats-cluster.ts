@@ -7,17 +7,18 @@
  * - Every node gets three ports picked by the OS (client, cluster route, monitoring); they are fixed
  *   for the node's life so `restart(i)` comes back where the others and the clients expect it.
  * - Readiness (`waitReady`) is read from the monitoring port: on 2.9.10 plain `/healthz` answers 503
- *   "JetStream has not established contact with a meta leader" until a meta leader is known, and it
- *   also waits for the streams assigned to that node to be current (`?js-enabled-only=true` only says
- *   JetStream is switched on, which is true at once, so it is not used). On top of that every running
- *   node must name the same meta leader, and in a cluster the leader must list every running node as a
- *   current peer, so a restarted node has caught up before the test goes on.
+ *   "JetStream has not established contact with a meta leader" until a meta leader is known and
+ *   "JetStream is not current with the meta leader" while a (re)started node catches up
+ *   (`?js-enabled-only=true` only says JetStream is switched on, true at once, so it is not used).
+ *   On top of that every running node must name the same meta leader, and in a cluster the leader must
+ *   list every running node as a current peer. A stream's replica on a restarted node may still be
+ *   catching up after that: a test that needs it reads the node's /jsz?streams=true (as the harness test does).
  * - A node that exits without `kill()`/`stop()` is a crash: `waitReady` fails at once with its log tail.
  * - `stop()` stops every node (SIGTERM, then SIGKILL after a bound) and removes the temp dir, also when
  *   something failed on the way; a process-exit hook SIGKILLs whatever is left if a test file dies.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -108,7 +109,9 @@ interface NodeState {
 }
 
 const live = new Set<ChildProcess>();
-process.on('exit', () => {
+/** Temp dirs of clusters not yet stopped, removed on exit too. */
+const liveRoots = new Set<string>();
+function killLive(): void {
   for (const c of live) {
     try {
       c.kill('SIGKILL');
@@ -116,7 +119,17 @@ process.on('exit', () => {
       /* already gone */
     }
   }
-});
+  for (const r of liveRoots) rmSync(r, { recursive: true, force: true });
+}
+process.on('exit', killLive);
+// A test file stopped by a signal (a `timeout` wrapper, the runner) would otherwise leave the servers running:
+// exit through process.exit so this hook and every other helper's 'exit' hook (relay processes) run.
+for (const [sig, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
+  process.once(sig, () => {
+    killLive();
+    process.exit(code);
+  });
+}
 
 /** Holds `count` OS-picked loopback ports open at once (so they are distinct), then frees them. */
 async function freePorts(count: number): Promise<number[]> {
@@ -201,6 +214,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
 
 async function startOnce(bin: string, count: number, options: NatsClusterOptions, startTimeoutMs: number): Promise<NatsCluster> {
   const root = await mkdtemp(join(tmpdir(), 'nats-cluster-'));
+  liveRoots.add(root);
   const ports = await freePorts(count * 3);
   const nodes: NodeState[] = [];
   for (let i = 0; i < count; i++) {
@@ -361,6 +375,7 @@ async function startOnce(bin: string, count: number, options: NatsClusterOptions
           await Promise.all(nodes.map((n) => stopNode(n, 'SIGTERM').catch(() => undefined)));
         } finally {
           await rm(root, { recursive: true, force: true });
+          liveRoots.delete(root);
         }
       })();
       return stopped;
