@@ -13,6 +13,8 @@ import { NatsLog } from './nats-log.js';
 import { Peers } from './peers.js';
 import { Snapshots, type SnapshotMeta } from './snapshots.js';
 
+/** Longest start-up waits to connect to NATS and find (or create) the stream. */
+const OPEN_TIMEOUT_MS = 30_000;
 /** How often an instance checks whether the cluster's newest snapshot is older than snapshot_interval. */
 const SNAPSHOT_CHECK_MS = 60_000;
 
@@ -50,9 +52,17 @@ export class Cluster implements Supervised {
   /** Connect, make sure the stream exists, and restore the newest snapshot into an empty data directory. */
   static async open(cfg: ClusterConfig, dataPath: string): Promise<Cluster> {
     const instanceId = cfg.instance_id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
-    const natsLog = await NatsLog.open(cfg, instanceId).catch((err: unknown) => {
-      throw new Error(`cluster: cannot open the log on NATS (${cfg.nats_url.join(', ')}): ${err instanceof Error ? err.message : String(err)}`);
+    // Our own deadline: nats.js's connect() can stay pending for good when every server refuses
+    // the login for a reason other than bad credentials (e.g. an account connection limit).
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS);
     });
+    const natsLog = await Promise.race([NatsLog.open(cfg, instanceId), deadline])
+      .catch((err: unknown) => {
+        throw new Error(`cluster: cannot open the log on NATS (${cfg.nats_url.join(', ')}): ${err instanceof Error ? err.message : String(err)}`);
+      })
+      .finally(() => clearTimeout(timer));
     try {
       const snapshots = await Snapshots.open(natsLog, cfg);
       const restored = await snapshots.restoreInto(dataPath);
