@@ -397,7 +397,8 @@ test('NATS unreachable: prompt OK false "error:", REST writes 503 JSON, reads go
   const r = await waitReadyCode(a, 503, 'log_unreachable', 10_000);
   assert.match(String(r.body.error), /unreachable/);
   const t2 = performance.now();
-  const ok2 = await ca.publish(signEvent(keys, { content: 'during the outage' }), APPEND_TIMEOUT_MS + 3_000);
+  const during = signEvent(keys, { content: 'during the outage' });
+  const ok2 = await ca.publish(during, APPEND_TIMEOUT_MS + 3_000);
   const ms2 = performance.now() - t2;
   assert.equal(ok2[2], false);
   assert.match(ok2[3], /^error: .*unreachable/);
@@ -439,7 +440,10 @@ test('NATS unreachable: prompt OK false "error:", REST writes 503 JSON, reads go
     for (const m of sub.drain((x) => x[0] === 'EVENT' && x[1] === 'live')) live.add((m[2] as Event).id);
     return acked.every((id) => live.has(id)) ? true : undefined;
   });
-  assert.equal(live.has(first.id), false, 'the EVENT refused during the outage was not stored later');
-  for (const rr of relays) assert.equal((await servedIds(rr, [first.id])).size, 0, 'the refused EVENT is nowhere');
+  // Refused while the instance knew NATS was gone: it never went to the log, so it is nowhere later.
+  // (The one sent right after the kill may have been buffered by the NATS client and appended on
+  // reconnect: an "error: ... try again" is an unknown outcome, see the SIGSTOP test.)
+  assert.equal(live.has(during.id), false, 'the EVENT refused during the outage was not stored later');
+  for (const rr of relays) assert.equal((await servedIds(rr, [during.id])).size, 0, 'the refused EVENT is nowhere');
   for (const c of [ca, cb, sub]) await c.close();
 });
