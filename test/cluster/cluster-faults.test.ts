@@ -205,6 +205,10 @@ test('SIGKILL of one NATS server (the stream leader) of 3, replicas 3: writes th
     await s.nextMatching((m) => m[0] === 'EOSE' && m[1] === 'live');
   }
   const state = (await streamState(nats, 0, stream))!;
+  // What the relay's own retries rely on: JetStream drops a second message with the same
+  // Nats-Msg-Id within the stream's duplicate window (2 minutes), on 3 replicas.
+  assert.equal(state.config?.duplicate_window, 120e9, JSON.stringify(state.config));
+  assert.equal(state.config?.num_replicas, 3);
   const victim = nats.names.indexOf(state.leader!);
   assert.ok(victim >= 0, `stream leader known: ${JSON.stringify(state)}`);
 

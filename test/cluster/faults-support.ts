@@ -112,15 +112,18 @@ export interface StreamState {
   first_seq: number;
   last_seq: number;
   leader?: string;
+  /** The stream's config as the server holds it (duplicate_window in ns, num_replicas). */
+  config?: { duplicate_window?: number; num_replicas?: number; max_age?: number };
 }
 
 /** The stream's state as one NATS node's monitoring endpoint reports it (/jsz?streams=true). */
 export async function streamState(nats: NatsCluster, node: number, stream: string): Promise<StreamState | undefined> {
-  const res = await fetch(`${nats.monitorUrls[node]}/jsz?streams=true`, { signal: AbortSignal.timeout(2_000) });
-  const j = (await res.json()) as { account_details?: Array<{ stream_detail?: Array<{ name: string; state: StreamState; cluster?: { leader?: string } }> }> };
+  const res = await fetch(`${nats.monitorUrls[node]}/jsz?streams=true&config=true`, { signal: AbortSignal.timeout(2_000) });
+  type Detail = { name: string; state: StreamState; cluster?: { leader?: string }; config?: StreamState['config'] };
+  const j = (await res.json()) as { account_details?: Array<{ stream_detail?: Detail[] }> };
   for (const acc of j.account_details ?? []) {
     for (const s of acc.stream_detail ?? []) {
-      if (s.name === stream) return { ...s.state, leader: s.cluster?.leader };
+      if (s.name === stream) return { ...s.state, leader: s.cluster?.leader, config: s.config };
     }
   }
   return undefined;
