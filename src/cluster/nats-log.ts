@@ -14,6 +14,10 @@ import { log } from '../log.js';
 
 /** How long JetStream remembers an append id: a retried append within it is stored once. */
 const DUPLICATE_WINDOW_MS = 120_000;
+/** A pull request's life, the heartbeat the server sends on it, and the silence that ends a read (see read). */
+const PULL_EXPIRES_MS = 5_000;
+const HEARTBEAT_MS = 1_000;
+const STALL_MS = 4_000;
 /** Largest log message: a maximal EVENT (max_message_length, 512 KiB by default) plus its envelope. */
 const MAX_MSG_BYTES = 8 * 1024 * 1024;
 
@@ -71,10 +75,36 @@ export class NatsLog {
     return { first: si.state.first_seq, last: si.state.last_seq, messages: si.state.messages, bytes: si.state.bytes };
   }
 
-  /** Messages from `seq` on, in order, live after the end; an ordered consumer resumes itself after reconnects. */
+  /**
+   * Messages from `seq` on, in order, live after the end. The ordered consumer behind it lives on one
+   * NATS server (R1, in memory): when that server dies, the library keeps asking the dead consumer
+   * for its info (and after a reconnect elsewhere it stops watching heartbeats too), so the log
+   * would stop arriving here for good while appends go on. So the server's heartbeats are short and
+   * a read that hears neither a message nor a heartbeat for STALL_MS while connected is ended: the
+   * applier reads again from its own position, on a new consumer that a live server holds.
+   */
   async read(seq: number): Promise<ConsumerMessages> {
     const c = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq });
-    return c.consume({ max_messages: 1024 });
+    const messages = await c.consume({ max_messages: 1024, expires: PULL_EXPIRES_MS, idle_heartbeat: HEARTBEAT_MS });
+    let heard = Date.now();
+    let received = 0;
+    void (async () => {
+      for await (const s of messages.status()) if (s.type === 'heartbeat') heard = Date.now();
+    })();
+    const watchdog = setInterval(() => {
+      const n = messages.getReceived();
+      if (n !== received || !this.connected) {
+        received = n;
+        heard = Date.now();
+      } else if (Date.now() - heard > STALL_MS) {
+        log.warn({ from: seq, silent_ms: Date.now() - heard }, 'cluster: the log consumer went silent; reading the log again from this instance\'s position');
+        clearInterval(watchdog);
+        messages.stop();
+      }
+    }, HEARTBEAT_MS);
+    watchdog.unref();
+    void messages.closed().finally(() => clearInterval(watchdog));
+    return messages;
   }
 
   /** Drop messages before `seq` (a snapshot covers them). */
