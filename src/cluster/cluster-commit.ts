@@ -7,9 +7,11 @@ import type { Applier } from './applier.js';
 import { appendId, encodeEntry, type LogEntry } from './entry.js';
 import type { NatsLog } from './nats-log.js';
 
+/** Refused before any append: nothing of it exists anywhere. */
 const UNREACHABLE = 'error: the cluster log is unreachable, try again';
-const NOT_TAKEN = 'error: the cluster log did not take the change in time, try again';
-const NOT_APPLIED = 'error: the change is in the cluster log but not yet applied here, try again';
+/** After an append was tried, the outcome is unknown: it may still be applied everywhere. */
+const NOT_TAKEN = 'error: the cluster log did not confirm the change in time; it may still apply, try again';
+const NOT_APPLIED = 'error: the change is in the cluster log but was not applied here in time; it will apply, try again';
 const RETRY_MS = 100;
 
 /** Append latency observer (metrics), in ms. */
@@ -71,7 +73,7 @@ export class ClusterCommit implements Commit {
         if (Date.now() + RETRY_MS >= deadline || !log.connected) {
           applier.forget(entry.id);
           this.onAppend?.(performance.now() - t0, false);
-          throw new StorageUnavailable(log.connected ? NOT_TAKEN.slice(7) : UNREACHABLE.slice(7));
+          throw new StorageUnavailable(NOT_TAKEN.slice(7));
         }
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }

@@ -102,7 +102,8 @@ export class Snapshots {
       const existing = await this.list();
       const newest = existing.at(-1);
       const position = writer.appliedMark(); // read before the copy starts: the copy holds at least this
-      if (newest !== undefined && newest.position >= position) return undefined;
+      // Nothing applied yet (an empty log restores from nothing), or nothing since the newest snapshot.
+      if (position === 0 || (newest !== undefined && newest.position >= position)) return undefined;
       if (!force && newest !== undefined && Date.now() - Date.parse(newest.at) < this.cfg.snapshot_interval * 0.9) return undefined;
       const dir = await mkdtemp(join(tmpdir(), 'mls-relay-snapshot-'));
       const t0 = Date.now();
