@@ -138,3 +138,24 @@ export function reqToEose(ws: WebSocket, subId: string, filter: object): Promise
     ws.send(JSON.stringify(['REQ', subId, filter]));
   });
 }
+
+/** Sends a NIP-45 COUNT and resolves with the answer and its round trip (ms); rejects on CLOSED. */
+export function countOnce(ws: WebSocket, subId: string, filter: object): Promise<{ count: number; approximate: boolean; ms: number }> {
+  return new Promise((ok, fail) => {
+    const t0 = performance.now();
+    const onMessage = (data: Buffer) => {
+      const msg = JSON.parse(data.toString()) as unknown[];
+      if (msg[1] !== subId) return;
+      if (msg[0] === 'COUNT') {
+        ws.off('message', onMessage);
+        const body = msg[2] as { count: number; approximate?: boolean };
+        ok({ count: body.count, approximate: body.approximate === true, ms: performance.now() - t0 });
+      } else if (msg[0] === 'CLOSED') {
+        ws.off('message', onMessage);
+        fail(new Error(`COUNT closed: ${String(msg[2])}`));
+      }
+    };
+    ws.on('message', onMessage);
+    ws.send(JSON.stringify(['COUNT', subId, filter]));
+  });
+}

@@ -24,6 +24,12 @@ export interface BenchRelayOptions {
   dataDir?: string;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
   nodeArgs?: string[];
+  /**
+   * A JSONL file loaded with `mls-relay import --no-verify` into the data directory before
+   * the relay starts (same config file), e.g. a store of a million events, which the
+   * WebSocket path would take minutes to fill.
+   */
+  importFile?: string;
 }
 
 export interface BenchRelay {
@@ -31,6 +37,8 @@ export interface BenchRelay {
   httpUrl: string;
   pid: number;
   dataDir: string;
+  /** What the `importFile` preload took and printed (its summary line). */
+  imported?: { ms: number; summary: string };
   cpuMicros(): number;
   rssBytes(): number;
   stop(): Promise<void>;
@@ -72,6 +80,7 @@ export async function startBenchRelay(opts: BenchRelayOptions = {}): Promise<Ben
   const bin = process.env.RELAY_BIN ?? join(ROOT, 'dist/src/cli/main.js');
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
   for (const k of Object.keys(env)) if (k === 'PORT' || k.startsWith('MLS_RELAY_')) delete env[k];
+  const imported = opts.importFile === undefined ? undefined : await runImport(bin, file, opts.importFile, env);
   const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), bin, 'relay', '-c', file], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -103,6 +112,7 @@ export async function startBenchRelay(opts: BenchRelayOptions = {}): Promise<Ben
     httpUrl: `http://127.0.0.1:${port}`,
     pid,
     dataDir,
+    imported,
     cpuMicros: () => cpuMicros(pid),
     rssBytes: () => rssBytes(pid),
     async stop() {
@@ -115,4 +125,18 @@ export async function startBenchRelay(opts: BenchRelayOptions = {}): Promise<Ben
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `mls-relay import --no-verify -i FILE` with the bench config; rejects unless it exits 0 having refused nothing. */
+async function runImport(bin: string, config: string, input: string, env: NodeJS.ProcessEnv): Promise<{ ms: number; summary: string }> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [bin, 'import', '-c', config, '--no-verify', '-i', input], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  const summary = stdout.trim();
+  if (code !== 0 || !/ invalid 0$/.test(summary)) throw new Error(`bench store import failed (exit ${code}): ${summary}\n${stderr}`);
+  return { ms: performance.now() - t0, summary };
 }
