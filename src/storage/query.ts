@@ -308,8 +308,14 @@ export function runCount(dbs: StoreDbs, filters: readonly Filter[], opts: CountO
     const disjoint = plan.index !== 'tag' || plan.ranges.length === 1;
     if (plan.index !== 'ids' && plan.exact && disjoint && ruleFree(filter)) {
       let n = 0;
-      // getKeysCount walks forward: the reverse range's end is the lower bound, its start the upper.
-      for (const r of plan.ranges) n += r.db.getKeysCount({ start: r.end, end: r.start });
+      if (plan.index === 'created_at' && filter.since === undefined && filter.until === undefined) {
+        // Every stored event and nothing else has one key in created_at: the table's entry
+        // count (B-tree metadata, O(1)) instead of walking a million keys (24 ms at 1M).
+        n = (plan.ranges[0]!.db.getStats() as { entryCount: number }).entryCount;
+      } else {
+        // getKeysCount walks forward: the reverse range's end is the lower bound, its start the upper.
+        for (const r of plan.ranges) n += r.db.getKeysCount({ start: r.end, end: r.start });
+      }
       for (const h of expiredHits()) if (matchFilter(filter, eventOf(h))) n--;
       return { count: n, timedOut: false };
     }

@@ -435,6 +435,9 @@ describe('event store: NIP-40 expiration', () => {
       assert.deepEqual(ids(store.query(both, opts).events), [newer.id, reaction.id, note.id]);
       assert.equal(store.count(both, cOpts).count, 3);
       assert.deepEqual(ids(store.query([{ ids: [note.id, reaction.id, expired.id], kinds: [7] }], opts).events), [reaction.id]);
+      // {} is answered from the created_at table's entry count, minus what has expired.
+      assert.equal(store.count([{}], cOpts).count, 4);
+      assert.equal(store.count([{}], { ...cOpts, now: T0 }).count, 5);
     } finally {
       await store.close();
     }
