@@ -80,7 +80,13 @@ export async function startBenchRelay(opts: BenchRelayOptions = {}): Promise<Ben
   const bin = process.env.RELAY_BIN ?? join(ROOT, 'dist/src/cli/main.js');
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
   for (const k of Object.keys(env)) if (k === 'PORT' || k.startsWith('MLS_RELAY_')) delete env[k];
-  const imported = opts.importFile === undefined ? undefined : await runImport(bin, file, opts.importFile, env);
+  let imported: { ms: number; summary: string } | undefined;
+  try {
+    if (opts.importFile !== undefined) imported = await runImport(bin, file, opts.importFile, env);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), bin, 'relay', '-c', file], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,6 +6,11 @@ export class Latencies {
     this.samples.push(ms);
   }
 
+  /** Adds every sample of `other`. */
+  merge(other: Latencies): void {
+    for (const x of other.samples) this.samples.push(x);
+  }
+
   get count(): number {
     return this.samples.length;
   }
