@@ -13,6 +13,8 @@ export interface PublishOptions {
   window: number;
   /** Total events per second across all connections; absent = as fast as the window allows. */
   ratePerSec?: number;
+  /** Called on every OK true, e.g. to count the events a time window saw acknowledged. */
+  onAccepted?: () => void;
 }
 
 export interface PublishResult {
@@ -97,8 +99,10 @@ export async function publish(url: string, events: NostrEvent[], o: PublishOptio
             if (at === undefined) return;
             sentAt.delete(msg[1]);
             latency.add(performance.now() - at);
-            if (msg[2]) accepted++;
-            else {
+            if (msg[2]) {
+              accepted++;
+              o.onAccepted?.();
+            } else {
               const reason = String(msg[3]).split(':')[0] || 'unknown';
               rejected[reason] = (rejected[reason] ?? 0) + 1;
             }
