@@ -296,8 +296,11 @@ interface LoopResult {
   closed: string[];
 }
 
-/** Every socket issues REQs back-to-back until `stop()` says so. Sub ids are unique so a late live event of an old subscription is never counted. */
+let loops = 0;
+
+/** Every socket issues REQs back-to-back until `stop()` says so. Sub ids are unique (also across calls) so a late live event of an old subscription is never counted. */
 async function loop(sockets: WebSocket[], next: () => Query, stop: () => boolean): Promise<LoopResult> {
+  const run = loops++;
   const all = new Latencies();
   const byKind = new Map<string, Latencies>();
   const wrong: string[] = [];
@@ -310,7 +313,7 @@ async function loop(sockets: WebSocket[], next: () => Query, stop: () => boolean
         const q = next();
         let r: { events: number; ms: number };
         try {
-          r = await reqToEose(ws, `q${c}-${i}`, q.filter);
+          r = await reqToEose(ws, `q${run}-${c}-${i}`, q.filter);
         } catch (err) {
           // CLOSED (e.g. "query timed out" past db_query_timeout): counted, not fatal.
           closed.push(`${q.kind}: ${(err as Error).message}`);
