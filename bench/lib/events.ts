@@ -4,11 +4,14 @@
  * A set is regenerated when missing or older than a week (created_at must stay inside
  * the relay's time window).
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initNostrWasm } from 'nostr-wasm';
 import * as wasm from 'nostr-tools/wasm';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { computeEventId } from '../../src/protocol/event-validate.js';
 import type { NostrEvent } from '../../src/protocol/types.js';
 import { CACHE_DIR } from './paths.js';
 
@@ -69,3 +72,36 @@ export async function presigned(spec: EventSpec): Promise<EventSet> {
 }
 
 export const secretKeyBytes = (hex: string): Uint8Array => hexToBytes(hex);
+
+/**
+ * The same templates with a correct id but a placeholder signature, written as JSONL for
+ * `mls-relay import --no-verify` (which checks neither): a million of these take seconds
+ * to make, where signing them would take many minutes and a 400 MB cache file. Only for
+ * stores preloaded behind the relay's back; never for anything sent over a socket, which
+ * the relay verifies. `onEvent` sees every event as written (the scenario keeps what it
+ * needs to check answers, not the events).
+ */
+export async function writeUnsigned(spec: EventSpec, file: string, onEvent: (e: NostrEvent, i: number) => void): Promise<void> {
+  const keys = spec.keys ?? 16;
+  // Fixed, distinct, well-formed keys: nothing checks that they are on the curve.
+  const pubkeys = Array.from({ length: keys }, (_, i) => createHash('sha256').update(`bench-unsigned-key-${i}`).digest('hex'));
+  const now = Math.floor(Date.now() / 1000);
+  const out = createWriteStream(file);
+  let chunk: string[] = [];
+  const flush = async () => {
+    if (!out.write(chunk.join(''))) await once(out, 'drain');
+    chunk = [];
+  };
+  for (let i = 0; i < spec.count; i++) {
+    const { signer, ...t } = spec.template(i, now, pubkeys);
+    const pubkey = pubkeys[(signer ?? i) % keys]!;
+    const id = computeEventId({ pubkey, ...t });
+    const e: NostrEvent = { id, pubkey, created_at: t.created_at, kind: t.kind, tags: t.tags, content: t.content, sig: id + id };
+    onEvent(e, i);
+    chunk.push(JSON.stringify(e) + '\n');
+    if (chunk.length === 10_000) await flush();
+  }
+  await flush();
+  out.end();
+  await once(out, 'finish');
+}

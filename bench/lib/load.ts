@@ -13,6 +13,8 @@ export interface PublishOptions {
   window: number;
   /** Total events per second across all connections; absent = as fast as the window allows. */
   ratePerSec?: number;
+  /** Called on every OK true, e.g. to count the events a time window saw acknowledged. */
+  onAccepted?: () => void;
 }
 
 export interface PublishResult {
@@ -97,8 +99,10 @@ export async function publish(url: string, events: NostrEvent[], o: PublishOptio
             if (at === undefined) return;
             sentAt.delete(msg[1]);
             latency.add(performance.now() - at);
-            if (msg[2]) accepted++;
-            else {
+            if (msg[2]) {
+              accepted++;
+              o.onAccepted?.();
+            } else {
               const reason = String(msg[3]).split(':')[0] || 'unknown';
               rejected[reason] = (rejected[reason] ?? 0) + 1;
             }
@@ -136,5 +140,26 @@ export function reqToEose(ws: WebSocket, subId: string, filter: object): Promise
     };
     ws.on('message', onMessage);
     ws.send(JSON.stringify(['REQ', subId, filter]));
+  });
+}
+
+/** Sends a NIP-45 COUNT and resolves with the answer and its round trip (ms); rejects on CLOSED. */
+export function countOnce(ws: WebSocket, subId: string, filter: object): Promise<{ count: number; approximate: boolean; ms: number }> {
+  return new Promise((ok, fail) => {
+    const t0 = performance.now();
+    const onMessage = (data: Buffer) => {
+      const msg = JSON.parse(data.toString()) as unknown[];
+      if (msg[1] !== subId) return;
+      if (msg[0] === 'COUNT') {
+        ws.off('message', onMessage);
+        const body = msg[2] as { count: number; approximate?: boolean };
+        ok({ count: body.count, approximate: body.approximate === true, ms: performance.now() - t0 });
+      } else if (msg[0] === 'CLOSED') {
+        ws.off('message', onMessage);
+        fail(new Error(`COUNT closed: ${String(msg[2])}`));
+      }
+    };
+    ws.on('message', onMessage);
+    ws.send(JSON.stringify(['COUNT', subId, filter]));
   });
 }

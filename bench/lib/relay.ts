@@ -26,6 +26,12 @@ export interface BenchRelayOptions {
   nodeArgs?: string[];
   /** Every line the relay logs (pino JSON on stdout), e.g. to wait for 'cluster: snapshot stored'. */
   onLine?: (line: string) => void;
+  /**
+   * A JSONL file loaded with `mls-relay import --no-verify` into the data directory before
+   * the relay starts (same config file), e.g. a store of a million events, which the
+   * WebSocket path would take minutes to fill.
+   */
+  importFile?: string;
 }
 
 export interface BenchRelay {
@@ -33,6 +39,8 @@ export interface BenchRelay {
   httpUrl: string;
   pid: number;
   dataDir: string;
+  /** What the `importFile` preload took and printed (its summary line). */
+  imported?: { ms: number; summary: string };
   cpuMicros(): number;
   rssBytes(): number;
   stop(): Promise<void>;
@@ -74,6 +82,13 @@ export async function startBenchRelay(opts: BenchRelayOptions = {}): Promise<Ben
   const bin = process.env.RELAY_BIN ?? join(ROOT, 'dist/src/cli/main.js');
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
   for (const k of Object.keys(env)) if (k === 'PORT' || k.startsWith('MLS_RELAY_')) delete env[k];
+  let imported: { ms: number; summary: string } | undefined;
+  try {
+    if (opts.importFile !== undefined) imported = await runImport(bin, file, opts.importFile, env);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), bin, 'relay', '-c', file], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -109,6 +124,7 @@ export async function startBenchRelay(opts: BenchRelayOptions = {}): Promise<Ben
     httpUrl: `http://127.0.0.1:${port}`,
     pid,
     dataDir,
+    imported,
     cpuMicros: () => cpuMicros(pid),
     rssBytes: () => rssBytes(pid),
     async stop() {
@@ -121,4 +137,18 @@ export async function startBenchRelay(opts: BenchRelayOptions = {}): Promise<Ben
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `mls-relay import --no-verify -i FILE` with the bench config; rejects unless it exits 0 having refused nothing. */
+async function runImport(bin: string, config: string, input: string, env: NodeJS.ProcessEnv): Promise<{ ms: number; summary: string }> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [bin, 'import', '-c', config, '--no-verify', '-i', input], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  const summary = stdout.trim();
+  if (code !== 0 || !/ invalid 0$/.test(summary)) throw new Error(`bench store import failed (exit ${code}): ${summary}\n${stderr}`);
+  return { ms: performance.now() - t0, summary };
 }

@@ -90,7 +90,11 @@ export function eventOf(h: Hit): NostrEvent {
  */
 export function readHit(dbs: StoreDbs, seq: number): Hit | null {
   const rec = dbs.events.getBinaryFast(seq);
-  if (rec === undefined) return null;
+  return rec === undefined ? null : hitOf(rec, seq);
+}
+
+/** The Hit of a record read with getBinaryFast (copied out of `rec`, which the next read reuses). */
+function hitOf(rec: Buffer, seq: number): Hit {
   const at = jsonStart(rec);
   const json = Buffer.allocUnsafe(rec.length - at);
   rec.copy(json, 0, at);
@@ -107,6 +111,16 @@ function headerMatch(filter: Filter, h: Hit): boolean {
   if (filter.since !== undefined && h.createdAt < filter.since) return false;
   if (filter.until !== undefined && h.createdAt > filter.until) return false;
   return true;
+}
+
+/** headerMatch and the expiry check of Scan.keep, on a record read in place. */
+function headerCounts(filter: Filter, rec: Buffer, now: number): boolean {
+  if (filter.kinds !== undefined && !filter.kinds.includes(recordKind(rec))) return false;
+  const ca = recordCreatedAt(rec);
+  if (filter.since !== undefined && ca < filter.since) return false;
+  if (filter.until !== undefined && ca > filter.until) return false;
+  const exp = recordExpiration(rec);
+  return exp === undefined || exp > now;
 }
 
 /**
@@ -149,10 +163,17 @@ class Scan {
     return this.timedOut;
   }
 
-  load(seq: number): Hit | null {
+  /**
+   * The record at `seq`, null when gone. With `header` (a kindsOnly plan's filter), a record
+   * whose header already fails it (kinds, since, until, expiry) is answered null without
+   * copying its JSON, and not remembered (looking at a header again is cheap).
+   */
+  load(seq: number, header?: Filter): Hit | null {
     let h = this.shared ? this.loaded.get(seq) : undefined;
     if (h === undefined) {
-      h = readHit(this.dbs, seq);
+      const rec = this.dbs.events.getBinaryFast(seq);
+      if (rec !== undefined && header !== undefined && !headerCounts(header, rec, this.now)) return null;
+      h = rec === undefined ? null : hitOf(rec, seq);
       if (this.shared) this.loaded.set(seq, h);
     }
     return h;
@@ -185,7 +206,7 @@ function byIds(scan: Scan, plan: Plan, filter: Filter, limit: number): Hit[] {
     if (scan.tick()) break;
     const seq = scan.dbs.ids.get(id);
     if (seq === undefined) continue;
-    const h = scan.load(seq);
+    const h = scan.load(seq, plan.kindsOnly ? filter : undefined);
     if (h !== null && scan.matches(plan, filter, h) && scan.keep(h)) found.push(h);
   }
   if (found.length > limit) {
@@ -243,7 +264,7 @@ function merged(scan: Scan, plan: Plan, filter: Filter, limit: number): Hit[] {
         if (seen.has(bestSeq)) continue;
         seen.add(bestSeq);
       }
-      const h = scan.load(bestSeq);
+      const h = scan.load(bestSeq, plan.kindsOnly ? filter : undefined);
       if (h === null || !scan.matches(plan, filter, h) || !scan.keep(h)) continue;
       found.push(h);
       if (found.length === limit) boundary = bestCa;
@@ -287,8 +308,14 @@ export function runCount(dbs: StoreDbs, filters: readonly Filter[], opts: CountO
     const disjoint = plan.index !== 'tag' || plan.ranges.length === 1;
     if (plan.index !== 'ids' && plan.exact && disjoint && ruleFree(filter)) {
       let n = 0;
-      // getKeysCount walks forward: the reverse range's end is the lower bound, its start the upper.
-      for (const r of plan.ranges) n += r.db.getKeysCount({ start: r.end, end: r.start });
+      if (plan.index === 'created_at' && filter.since === undefined && filter.until === undefined) {
+        // Every stored event and nothing else has one key in created_at: the table's entry
+        // count (B-tree metadata, O(1)) instead of walking a million keys (24 ms at 1M).
+        n = (plan.ranges[0]!.db.getStats() as { entryCount: number }).entryCount;
+      } else {
+        // getKeysCount walks forward: the reverse range's end is the lower bound, its start the upper.
+        for (const r of plan.ranges) n += r.db.getKeysCount({ start: r.end, end: r.start });
+      }
       for (const h of expiredHits()) if (matchFilter(filter, eventOf(h))) n--;
       return { count: n, timedOut: false };
     }
@@ -307,6 +334,8 @@ export function runCount(dbs: StoreDbs, filters: readonly Filter[], opts: CountO
       continue;
     }
     const indexOnly = plan.exact && ruleFree(filter);
+    // kindsOnly plans of rule-free filters: keep() would only check expiry for a match.
+    const headerOnly = !indexOnly && plan.kindsOnly && ruleFree(filter);
     let dead: Set<number> | undefined;
     if (indexOnly) dead = new Set(expiredHits().map((h) => h.seq));
     for (const r of plan.ranges) {
@@ -316,6 +345,10 @@ export function runCount(dbs: StoreDbs, filters: readonly Filter[], opts: CountO
         if (counted.has(seq)) continue;
         if (indexOnly) {
           if (!dead!.has(seq)) counted.add(seq);
+        } else if (headerOnly) {
+          // The header decides (kinds, since, until, expiry): read it in place, copy nothing.
+          const rec = dbs.events.getBinaryFast(seq);
+          if (rec !== undefined && headerCounts(filter, rec, scan.now)) counted.add(seq);
         } else {
           // Not remembered in scan.loaded: a count may walk millions of keys.
           const h = readHit(dbs, seq);

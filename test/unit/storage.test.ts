@@ -411,6 +411,37 @@ describe('event store: NIP-40 expiration', () => {
       await store.close();
     }
   });
+
+  it('decides a kinds + one-tag filter from the record header (kinds, since, until, expiry) in queries and counts', async () => {
+    const store = fresh();
+    const sk = generateSecretKey();
+    try {
+      const now = T0 + 100;
+      const note = ev(sk, { created_at: T0 + 1, tags: [['t', 'x']] });
+      const reaction = ev(sk, { kind: 7, created_at: T0 + 2, tags: [['t', 'x']] });
+      const expired = ev(sk, { created_at: T0 + 3, tags: [['t', 'x'], ['expiration', String(now - 1)]] });
+      const newer = ev(sk, { created_at: T0 + 4, tags: [['t', 'x']] });
+      const other = ev(sk, { created_at: T0 + 5, tags: [['t', 'y']] });
+      for (const e of [note, reaction, expired, newer, other]) await put(store, e);
+      const opts = { ...Q, deadline: Date.now() + 1000, now };
+      const cOpts = { deadline: Date.now() + 1000, now };
+      const notes: Filter = { kinds: [1], tags: { t: ['x'] } };
+      assert.deepEqual(ids(store.query([notes], opts).events), [newer.id, note.id]);
+      assert.equal(store.count([notes], cOpts).count, 2);
+      assert.deepEqual(ids(store.query([{ ...notes, since: T0 + 2 }], opts).events), [newer.id]);
+      assert.equal(store.count([{ ...notes, until: T0 + 3 }], cOpts).count, 1);
+      // A record the first filter's header check skipped is still there for the second.
+      const both = [notes, { kinds: [7], tags: { t: ['x'] } }];
+      assert.deepEqual(ids(store.query(both, opts).events), [newer.id, reaction.id, note.id]);
+      assert.equal(store.count(both, cOpts).count, 3);
+      assert.deepEqual(ids(store.query([{ ids: [note.id, reaction.id, expired.id], kinds: [7] }], opts).events), [reaction.id]);
+      // {} is answered from the created_at table's entry count, minus what has expired.
+      assert.equal(store.count([{}], cOpts).count, 4);
+      assert.equal(store.count([{}], { ...cOpts, now: T0 }).count, 5);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe('event store: writer effects', () => {
