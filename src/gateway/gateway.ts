@@ -22,7 +22,7 @@ import {
   checkKeyPackage,
   inStock,
   isKeyPackageKind,
-  referencesKeyPackage,
+  mayReferenceKeyPackage,
   stockOf,
 } from './keypackages.js';
 import { groupHasTraffic, groupRule, mayUseGroup } from './group-policy.js';
@@ -329,10 +329,11 @@ export class Gateway {
       case 1059: {
         const recipient = onlyTag(e, 'p')!;
         const group = onlyTag(e, 'h');
-        const joins = cfg.membership_from_giftwrap && group !== undefined && this.mayInvite(group, c);
         return {
           actor: `mailbox:${recipient}`,
           run: (position) => {
+            // Read here, inside the transaction: the roster as of this event's place in the order.
+            const joins = cfg.membership_from_giftwrap && group !== undefined && this.mayInvite(group, c);
             checkWelcomeCommit(this.t, e, cfg.commit_fencing);
             indexInOrder(this.t, e, position);
             const item: MailboxItem = {
@@ -356,7 +357,9 @@ export class Gateway {
         };
       }
       case 5:
-        if (!referencesKeyPackage(this.t, e)) return undefined;
+        // Decided from the event alone: the tables are read inside the transaction, in log order
+        // (a KeyPackage stored by an item queued just before must count).
+        if (!mayReferenceKeyPackage(e)) return undefined;
         return { actor: 'gateway', run: () => void applyKeyPackageDeletion(this.t, e) };
       default:
         return undefined;

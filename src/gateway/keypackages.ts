@@ -167,9 +167,10 @@ export function applyKeyPackageDeletion(t: GatewayTables, del: NostrEvent): numb
   return n;
 }
 
-export function referencesKeyPackage(t: GatewayTables, del: NostrEvent): boolean {
+/** Whether a kind 5 could name a KeyPackage (an `e` target, or one of its author's 30443 addresses); the stock is not read. */
+export function mayReferenceKeyPackage(del: NostrEvent): boolean {
   for (const tag of del.tags) {
-    if (tag[0] === 'e' && tag[1] !== undefined && t.kp.doesExist(tag[1])) return true;
+    if (tag[0] === 'e' && tag[1] !== undefined) return true;
     if (tag[0] === 'a' && tag[1]?.startsWith(`30443:${del.pubkey}:`)) return true;
   }
   return false;
