@@ -159,6 +159,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
 
   if (cluster !== undefined) {
     // /health and /ready answer meanwhile (503 "catching_up"); WebSockets wait for a complete view.
+    log.info({ host: addr.host, port: addr.port }, 'cluster: HTTP is up (/ready 503 until caught up); catching up with the log');
     try {
       await cluster.catchUp(lifecycle, die);
     } catch (err) {
