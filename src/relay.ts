@@ -110,7 +110,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
   const stopGateway = config.extensions.mls_gateway.enabled ? await installGateway(ctx, router) : async () => undefined;
   const front = createHttpFront(ctx, router);
   if (ctx.telemetry) observeSockets(ctx.telemetry.registry, front);
-  if (cluster !== undefined) front.holdUpgrades('starting: catching up with the cluster log');
+  if (cluster !== undefined) front.hold('starting: catching up with the cluster log');
   const addr = await front.listen(config.network.host, config.network.port);
 
   const heartbeat = setInterval(() => {
@@ -166,7 +166,7 @@ export async function startRelay(initial: Config): Promise<RunningRelay> {
       await stop().catch(() => undefined);
       throw err;
     }
-    front.holdUpgrades(undefined);
+    front.hold(undefined);
   }
   lifecycle.send('STARTED');
   // A commit may have failed while the pools started: the machine ignored it in `starting`.

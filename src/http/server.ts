@@ -8,7 +8,7 @@ import { log } from '../log.js';
 import { firstRejection } from '../pipeline/hooks.js';
 import type { RelayContext } from '../relay-context.js';
 import { clientAddress } from './client-address.js';
-import { rawError } from './respond.js';
+import { rawError, sendError } from './respond.js';
 import type { Router } from './router.js';
 import { HttpSocketCaps, type Admission } from './socket-caps.js';
 
@@ -30,18 +30,24 @@ export interface HttpFront {
   refusedSockets(): { total: number; address: number };
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
   /** Refuse WebSocket upgrades with 503 and this reason until called with undefined. */
-  holdUpgrades(why: string | undefined): void;
+  hold(why: string | undefined): void;
   /** Stop accepting new connections and upgrades (existing sockets stay open). */
   stopAccepting(): Promise<void>;
 }
 
 /** Warnings an attacker can trigger are said at most this often. */
 const WARN_EVERY_MS = 60_000;
+/** Served while the relay's data is held (see `hold`): probes, NIP-11, metrics, the debug view. */
+const OPEN_WHILE_HELD = new Set(['/', '/health', '/ready', '/metrics', '/debug/actors']);
 
 export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
   let nextConnId = 1;
   let accepting = true;
-  /** Why WebSocket upgrades are held (cluster catch-up: no partial view is served), or undefined. */
+  /**
+   * Why the relay's data is held back (cluster catch-up: no partial view is served), or
+   * undefined: WebSocket upgrades and every HTTP route but the probes, NIP-11 and the
+   * operator's endpoints answer 503 meanwhile.
+   */
   let held: string | undefined;
   const net = ctx.config().network;
   const server = createServer(
@@ -52,7 +58,10 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
       // Node's own answer to a missing Host is a bare 400; the router gives the JSON one.
       requireHostHeader: false,
     },
-    (req, res) => router.handle(req, res),
+    (req, res) => {
+      if (held !== undefined && !OPEN_WHILE_HELD.has((req.url ?? '').split('?', 1)[0]!)) return sendError(res, 503, 'not_ready', held);
+      router.handle(req, res);
+    },
   );
   applyTimeouts(server, ctx.config());
   const caps = new HttpSocketCaps();
@@ -135,7 +144,7 @@ export function createHttpFront(ctx: RelayContext, router: Router): HttpFront {
   return {
     server,
     wss,
-    holdUpgrades: (why) => {
+    hold: (why) => {
       held = why;
     },
     httpSockets: () => caps.size,

@@ -115,6 +115,7 @@ test('start-up: snapshot + compaction, a new empty instance restores, replays, i
   let openedBeforeReady = false;
   let first200At: number | undefined;
   const deadline = Date.now() + 30_000;
+  let apiWhileCatchingUp: number | undefined;
   while (first200At === undefined) {
     assert.ok(Date.now() < deadline, `C not ready within 30 s: ${JSON.stringify([...codes])}`);
     let r: { status: number; code?: string };
@@ -136,6 +137,10 @@ test('start-up: snapshot + compaction, a new empty instance restores, replays, i
       const s = await upgradeStatus(`ws://127.0.0.1:${port}`);
       if (s === 101) openedBeforeReady = (await fetch(`${base}/ready`).then((x) => x.status)) !== 200;
       else refusedUpgrade = s;
+      // The REST API is held too: a read would come from a partial view.
+      const api = await fetch(`${base}/api/v1/groups`, { signal: AbortSignal.timeout(2_000) });
+      const stillCatchingUp = (await fetch(`${base}/ready`).then((x) => x.status)) === 503;
+      if (stillCatchingUp) apiWhileCatchingUp = api.status;
     }
     await sleep(10);
   }
@@ -144,6 +149,8 @@ test('start-up: snapshot + compaction, a new empty instance restores, replays, i
   assert.deepEqual([...codes.keys()], ['catching_up'], 'every 503 while starting says catching_up');
   assert.equal(refusedUpgrade, 503, 'a WebSocket upgrade during catch-up is refused with 503');
   assert.equal(openedBeforeReady, false, 'no WebSocket opened while /ready was 503');
+  t.diagnostic(`REST call while catching up: ${apiWhileCatchingUp ?? 'window too short to see'}`);
+  if (apiWhileCatchingUp !== undefined) assert.equal(apiWhileCatchingUp, 503, 'a REST call during catch-up is refused with 503');
 
   const restored = logRecord(c, /restored the newest snapshot/);
   assert.ok(restored, 'C restored the newest snapshot into its empty data dir');
