@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { createStore } from '@xstate/store';
 import { WebSocket } from 'ws';
 import { log } from '../src/log.js';
 import { authMsg, closedMsg, countMsg, noticeMsg, okMsg, parseClientMessage } from '../src/protocol/messages.js';
@@ -10,13 +9,53 @@ import { authenticate } from '../src/pipeline/auth.js';
 import { firstRejection } from '../src/pipeline/hooks.js';
 import type { Subscriber } from '../src/pipeline/fanout.js';
 import type { RelayContext } from '../src/relay-context.js';
-import { SubscriptionActor } from './subscription.js';
+import { SubscriptionActor, type SubscriptionDeps } from './subscription.js';
+import { storeKind } from './store-logic.js';
 import type { Supervised } from './supervisor.js';
 
 /** Every frame we send is text; a Buffer holds the frame's UTF-8 already. */
 const TEXT = { binary: false } as const;
 /** Corked bytes that trigger an early write: ~30 EVENT frames or ~150 OKs share one syscall. */
 const CORK_BYTES = 16 * 1024;
+
+interface ConnectionState {
+  pubkeys: readonly string[];
+  connectedAt: number;
+  status: 'open' | 'closed';
+}
+
+const NO_PUBKEYS: readonly string[] = Object.freeze([]);
+
+const connectionStore = storeKind<ConnectionState, { type: 'authenticated'; pubkey: string } | { type: 'closed' }>({
+  authenticated: (c, e) => (c.pubkeys.includes(e.pubkey) ? c : { ...c, pubkeys: [...c.pubkeys, e.pubkey] }),
+  closed: (c) => ({ ...c, status: 'closed' }),
+});
+
+/**
+ * What every subscription of a relay needs, built once per relay rather than once per REQ (an
+ * object and a closure each, held for the life of the subscription). Getters, so a context
+ * field set after the first REQ (telemetry at install) is still seen.
+ */
+const depsByRelay = new WeakMap<RelayContext, SubscriptionDeps>();
+function subscriptionDeps(ctx: RelayContext): SubscriptionDeps {
+  let deps = depsByRelay.get(ctx);
+  if (deps === undefined) {
+    deps = {
+      get reader() {
+        return ctx.reader;
+      },
+      get match() {
+        return ctx.match;
+      },
+      limits: () => ({ maxLimit: ctx.config().limitation.max_limit, timeoutMs: ctx.config().data.db_query_timeout }),
+      get telemetry() {
+        return ctx.telemetry;
+      },
+    };
+    depsByRelay.set(ctx, deps);
+  }
+  return deps;
+}
 
 /**
  * One WebSocket. Owns the connection's auth state, its subscriptions and its outbound
@@ -41,7 +80,7 @@ export class ConnectionActor implements Supervised, Subscriber {
     this.corked = false;
     this.socket.uncork();
   };
-  readonly state;
+  readonly state: ReturnType<typeof connectionStore>;
 
   constructor(
     private readonly ctx: RelayContext,
@@ -52,18 +91,7 @@ export class ConnectionActor implements Supervised, Subscriber {
     readonly remote: string,
   ) {
     this.id = `conn:${connId}`;
-    this.state = createStore({
-      context: {
-        pubkeys: [] as string[],
-        connectedAt: Math.floor(Date.now() / 1000),
-        status: 'open' as 'open' | 'closed',
-      },
-      on: {
-        authenticated: (c, e: { pubkey: string }) =>
-          c.pubkeys.includes(e.pubkey) ? c : { ...c, pubkeys: [...c.pubkeys, e.pubkey] },
-        closed: (c) => ({ ...c, status: 'closed' as const }),
-      },
-    });
+    this.state = connectionStore({ pubkeys: NO_PUBKEYS, connectedAt: Math.floor(Date.now() / 1000), status: 'open' });
   }
 
   get pubkeys(): readonly string[] {
@@ -202,12 +230,7 @@ export class ConnectionActor implements Supervised, Subscriber {
       this.closeSub(subId);
       return this.refuseOrAnswer(gate, closedMsg(subId, gate));
     }
-    const sub = new SubscriptionActor(this, subId, parsed.filters, {
-      reader: this.ctx.reader,
-      match: this.ctx.match,
-      limits: () => ({ maxLimit: this.ctx.config().limitation.max_limit, timeoutMs: this.ctx.config().data.db_query_timeout }),
-      telemetry: this.ctx.telemetry,
-    });
+    const sub = new SubscriptionActor(this, subId, parsed.filters, subscriptionDeps(this.ctx));
     this.subs.set(subId, sub);
     this.ctx.supervisor.add({ actor: sub, onFailure: 'stop' });
     sub.start();
