@@ -35,6 +35,13 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** Peak resident set size in bytes over the process's life so far (VmHWM, the kernel's high-water mark). */
+export function peakRssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
 /** CPU microseconds `pid` spends while `work` runs. */
 export async function measureCpu<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; cpuUs: number; wallMs: number }> {
   const c0 = cpuMicros(pid);

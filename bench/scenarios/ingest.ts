@@ -31,11 +31,13 @@ async function run1(threads: number | undefined, events: Parameters<typeof publi
   const relay = await startBenchRelay({ verifyThreads: threads });
   try {
     await publish(relay.url, warm, { connections: CONNECTIONS, window: WINDOW });
+    const rssBefore = relay.rssBytes();
     const c0 = relay.cpuMicros();
     const me0 = process.cpuUsage();
     const r: PublishResult = await publish(relay.url, events, { connections: CONNECTIONS, window: WINDOW, ratePerSec });
     const me = process.cpuUsage(me0);
-    return { r, cpuUs: relay.cpuMicros() - c0, clientUs: me.user + me.system };
+    // VmHWM covers the relay's whole life, but start-up and the warm-up peak well below the run.
+    return { r, cpuUs: relay.cpuMicros() - c0, clientUs: me.user + me.system, rssBefore, peakRss: relay.peakRssBytes() };
   } finally {
     await relay.stop();
   }
@@ -57,7 +59,7 @@ export const ingest: Scenario = {
     const sizes = [...new Set([1, defaultThreads, availableParallelism()])];
     let defaultRate = 0;
     for (const threads of sizes) {
-      const { r, cpuUs, clientUs } = await run1(threads, events, warm);
+      const { r, cpuUs, clientUs, rssBefore, peakRss } = await run1(threads, events, warm);
       const rate = r.accepted / (r.wallMs / 1000);
       const isDefault = threads === defaultThreads;
       if (isDefault) defaultRate = rate;
@@ -75,10 +77,11 @@ export const ingest: Scenario = {
           unit: `% of ${availableParallelism()} cores (client ${(clientUs / Math.max(1, r.accepted)).toFixed(0)} µs per event)`,
         },
       );
+      rows.push({ scenario: 'ingest', metric: `relay peak RSS (VmHWM), ${tag}`, value: peakRss / 2 ** 20, unit: 'MiB', baseline: { name: 'relay RSS before the run', value: rssBefore / 2 ** 20 } });
       if (r.accepted !== r.sent) rows.push({ scenario: 'ingest', metric: `not accepted, ${tag}: ${rejectedText(r)}`, value: r.sent - r.accepted, unit: 'events', target: '0', met: false });
     }
     const half = defaultRate / 2;
-    const { r } = await run1(defaultThreads, events, warm, half);
+    const { r, rssBefore, peakRss } = await run1(defaultThreads, events, warm, half);
     rows.push({
       scenario: 'ingest',
       metric: `OK p99 at half max (${Math.round(half).toLocaleString('en-US')} ev/s offered)`,
@@ -87,6 +90,7 @@ export const ingest: Scenario = {
       target: '< 50 ms',
       met: r.latency.percentile(99) < 50,
     });
+    rows.push({ scenario: 'ingest', metric: 'relay peak RSS (VmHWM) at half max', value: peakRss / 2 ** 20, unit: 'MiB', baseline: { name: 'relay RSS before the run', value: rssBefore / 2 ** 20 } });
     return rows;
   },
 };
