@@ -1,4 +1,3 @@
-import { createStore } from '@xstate/store';
 import { closedMsg, eoseMsg, eventFrames } from '../src/protocol/messages.js';
 import type { Filter } from '../src/protocol/types.js';
 import type { Supervised } from './supervisor.js';
@@ -7,6 +6,7 @@ import type { MatchPool } from '../src/match/match-pool.js';
 import type { Reader, ReadLimits } from '../src/pipeline/reader.js';
 import type { RelayTelemetry } from '../src/metrics/telemetry.js';
 import { filterToWire } from '../src/metrics/debug-view.js';
+import { storeKind } from './store-logic.js';
 
 /** What a subscription needs from its connection. */
 export interface SubscriptionOwner extends Client {
@@ -21,6 +21,18 @@ export interface SubscriptionDeps {
   telemetry?: RelayTelemetry;
 }
 
+interface SubscriptionState {
+  filters: Filter[];
+  eoseSent: boolean;
+  stored: number;
+  status: 'querying' | 'live' | 'closed';
+}
+
+const subscriptionStore = storeKind<SubscriptionState, { type: 'eose'; stored: number } | { type: 'closed' }>({
+  eose: (ctx, e) => ({ ...ctx, eoseSent: true, stored: e.stored, status: 'live' }),
+  closed: (ctx) => ({ ...ctx, status: 'closed' }),
+});
+
 /**
  * One REQ: runs the stored query, sends EOSE, then receives live matches until CLOSE.
  * State (filters, EOSE sent, status) is an @xstate/store so the debug view reads
@@ -29,7 +41,7 @@ export interface SubscriptionDeps {
 export class SubscriptionActor implements Supervised {
   readonly kind = 'subscription';
   readonly id: string;
-  readonly state;
+  readonly state: ReturnType<typeof subscriptionStore>;
   // A plain field: a store transition per delivery copied the whole context and was a
   // quarter of the main thread's fan-out time; only the debug view reads it.
   private delivered = 0;
@@ -41,13 +53,7 @@ export class SubscriptionActor implements Supervised {
     private readonly deps: SubscriptionDeps,
   ) {
     this.id = `sub:${owner.connId}:${subId}`;
-    this.state = createStore({
-      context: { filters, eoseSent: false, stored: 0, status: 'querying' as 'querying' | 'live' | 'closed' },
-      on: {
-        eose: (ctx, e: { stored: number }) => ({ ...ctx, eoseSent: true, stored: e.stored, status: 'live' as const }),
-        closed: (ctx) => ({ ...ctx, status: 'closed' as const }),
-      },
-    });
+    this.state = subscriptionStore({ filters, eoseSent: false, stored: 0, status: 'querying' });
   }
 
   get filters(): Filter[] {

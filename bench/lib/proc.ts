@@ -35,6 +35,27 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** Peak resident set size in bytes over the process's life so far (VmHWM, the kernel's high-water mark). */
+export function peakRssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/**
+ * Proportional set size in bytes (smaps_rollup): file pages mapped several times count once.
+ * RSS counts them once per mapping, and lmdb-js keeps its older, smaller maps of the database
+ * when it grows the map, so without a `[data] map_size` RSS counts much of the database twice.
+ */
+export function pssBytes(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0; // the process has exited
+  }
+}
+
 /** CPU microseconds `pid` spends while `work` runs. */
 export async function measureCpu<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; cpuUs: number; wallMs: number }> {
   const c0 = cpuMicros(pid);

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './paths.js';
-import { cpuMicros, rssBytes } from './proc.js';
+import { cpuMicros, peakRssBytes, rssBytes } from './proc.js';
 
 export type TomlValue = string | number | boolean | string[];
 /** `{ section: { key: value } }`; a dotted section name ("extensions.mls_gateway") is a nested table. */
@@ -43,6 +43,8 @@ export interface BenchRelay {
   imported?: { ms: number; summary: string };
   cpuMicros(): number;
   rssBytes(): number;
+  /** The relay's peak RSS so far (VmHWM). */
+  peakRssBytes(): number;
   stop(): Promise<void>;
 }
 
@@ -127,6 +129,7 @@ export async function startBenchRelay(opts: BenchRelayOptions = {}): Promise<Ben
     imported,
     cpuMicros: () => cpuMicros(pid),
     rssBytes: () => rssBytes(pid),
+    peakRssBytes: () => peakRssBytes(pid),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

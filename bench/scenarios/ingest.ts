@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { singleCoreVerifyRate } from '../lib/ceiling.js';
 import { presigned, type EventSpec } from '../lib/events.js';
 import { publish, type PublishResult } from '../lib/load.js';
+import { pssBytes } from '../lib/proc.js';
 import { startBenchRelay } from '../lib/relay.js';
 import type { Row, Scenario } from '../lib/report.js';
 
@@ -31,11 +32,23 @@ async function run1(threads: number | undefined, events: Parameters<typeof publi
   const relay = await startBenchRelay({ verifyThreads: threads });
   try {
     await publish(relay.url, warm, { connections: CONNECTIONS, window: WINDOW });
+    const rssBefore = relay.rssBytes();
+    // PSS has no high-water mark: sampled (reading smaps_rollup costs this process, not the relay's CPU).
+    let peakPss = pssBytes(relay.pid);
+    const sampler = setInterval(() => (peakPss = Math.max(peakPss, pssBytes(relay.pid))), 250);
     const c0 = relay.cpuMicros();
     const me0 = process.cpuUsage();
-    const r: PublishResult = await publish(relay.url, events, { connections: CONNECTIONS, window: WINDOW, ratePerSec });
+    let r: PublishResult;
+    try {
+      r = await publish(relay.url, events, { connections: CONNECTIONS, window: WINDOW, ratePerSec });
+    } finally {
+      clearInterval(sampler);
+    }
     const me = process.cpuUsage(me0);
-    return { r, cpuUs: relay.cpuMicros() - c0, clientUs: me.user + me.system };
+    const cpuUs = relay.cpuMicros() - c0;
+    peakPss = Math.max(peakPss, pssBytes(relay.pid));
+    // VmHWM covers the relay's whole life, but start-up and the warm-up peak well below the run.
+    return { r, cpuUs, clientUs: me.user + me.system, rssBefore, peakRss: relay.peakRssBytes(), peakPss };
   } finally {
     await relay.stop();
   }
@@ -57,7 +70,7 @@ export const ingest: Scenario = {
     const sizes = [...new Set([1, defaultThreads, availableParallelism()])];
     let defaultRate = 0;
     for (const threads of sizes) {
-      const { r, cpuUs, clientUs } = await run1(threads, events, warm);
+      const { r, cpuUs, clientUs, rssBefore, peakRss, peakPss } = await run1(threads, events, warm);
       const rate = r.accepted / (r.wallMs / 1000);
       const isDefault = threads === defaultThreads;
       if (isDefault) defaultRate = rate;
@@ -75,10 +88,14 @@ export const ingest: Scenario = {
           unit: `% of ${availableParallelism()} cores (client ${(clientUs / Math.max(1, r.accepted)).toFixed(0)} µs per event)`,
         },
       );
+      rows.push(
+        { scenario: 'ingest', metric: `relay peak RSS (VmHWM), ${tag}`, value: peakRss / 2 ** 20, unit: 'MiB', baseline: { name: 'relay RSS before the run', value: rssBefore / 2 ** 20 } },
+        { scenario: 'ingest', metric: `relay peak PSS (sampled every 250 ms; LMDB pages counted once), ${tag}`, value: peakPss / 2 ** 20, unit: 'MiB', baseline: { name: 'peak RSS', value: peakRss / 2 ** 20 } },
+      );
       if (r.accepted !== r.sent) rows.push({ scenario: 'ingest', metric: `not accepted, ${tag}: ${rejectedText(r)}`, value: r.sent - r.accepted, unit: 'events', target: '0', met: false });
     }
     const half = defaultRate / 2;
-    const { r } = await run1(defaultThreads, events, warm, half);
+    const { r, rssBefore, peakRss, peakPss } = await run1(defaultThreads, events, warm, half);
     rows.push({
       scenario: 'ingest',
       metric: `OK p99 at half max (${Math.round(half).toLocaleString('en-US')} ev/s offered)`,
@@ -87,6 +104,10 @@ export const ingest: Scenario = {
       target: '< 50 ms',
       met: r.latency.percentile(99) < 50,
     });
+    rows.push(
+      { scenario: 'ingest', metric: 'relay peak RSS (VmHWM) at half max', value: peakRss / 2 ** 20, unit: 'MiB', baseline: { name: 'relay RSS before the run', value: rssBefore / 2 ** 20 } },
+      { scenario: 'ingest', metric: 'relay peak PSS at half max', value: peakPss / 2 ** 20, unit: 'MiB', baseline: { name: 'peak RSS', value: peakRss / 2 ** 20 } },
+    );
     return rows;
   },
 };

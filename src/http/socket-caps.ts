@@ -21,6 +21,19 @@ export class HttpSocketCaps {
   private readonly counted = new WeakMap<Socket, string>();
   /** Sockets closed at accept, by the cap that refused them (for /metrics). */
   readonly refused = { total: 0, address: 0 };
+  /**
+   * One listener shared by every socket (the emitter calls it with the socket as `this`), and
+   * removed on release: a per-socket `once` closure would stay on every upgraded WebSocket's
+   * socket for its whole life (~250 bytes each).
+   */
+  private readonly onClose: (this: Socket) => void;
+
+  constructor() {
+    const caps = this;
+    this.onClose = function (this: Socket) {
+      caps.release(this);
+    };
+  }
 
   get size(): number {
     return this.total;
@@ -42,7 +55,7 @@ export class HttpSocketCaps {
     this.total++;
     this.byAddress.set(key, n + 1);
     this.counted.set(socket, key);
-    socket.once('close', () => this.release(socket));
+    socket.on('close', this.onClose);
     return 'ok';
   }
 
@@ -51,6 +64,7 @@ export class HttpSocketCaps {
     const key = this.counted.get(socket);
     if (key === undefined) return;
     this.counted.delete(socket);
+    socket.off('close', this.onClose);
     this.total--;
     const n = (this.byAddress.get(key) ?? 1) - 1;
     if (n <= 0) this.byAddress.delete(key);

@@ -3,6 +3,7 @@ import { Piscina } from 'piscina';
 import type { Filter, NostrEvent } from '../protocol/types.js';
 import type { IndexStats, MatchEvent } from './sub-index.js';
 import type { Batch, BatchReply, MatchOp } from '../../workers/match.js';
+import { ByConnection } from './by-connection.js';
 
 /**
  * Subscriptions that want one event. The pairs are shared between answers (one per subscription,
@@ -59,11 +60,16 @@ interface PendingStats {
 
 type Queued = Exclude<MatchOp, { op: 'match' } | { op: 'stats' }> | PendingMatch | PendingStats;
 
-interface Mirrored {
-  filters: Filter[];
-  /** The seq of the add that made this version of the subscription; the worker answers with it. */
-  handle: number;
-  pair: readonly [number, string];
+class Mirrored {
+  constructor(
+    readonly filters: Filter[],
+    /** The seq of the add that made this version of the subscription; the worker answers with it. */
+    readonly handle: number,
+    readonly pair: readonly [number, string],
+  ) {}
+  get subId(): string {
+    return this.pair[1];
+  }
 }
 
 const NO_MATCHES: Matches = [];
@@ -85,7 +91,7 @@ const defaultWorker = fileURLToPath(new URL('../../workers/match.js', import.met
 export class MatchPool {
   private readonly piscina: Piscina;
   /** Every subscription as the caller last set it: the source for rebuilding a replaced thread. */
-  private readonly mirror = new Map<number, Map<string, Mirrored>>();
+  private readonly mirror = new ByConnection<Mirrored>();
   /** Live subscription versions by handle; a removed or replaced version is no longer here. */
   private readonly byHandle = new Map<number, Mirrored>();
   private queue: Queued[] = [];
@@ -144,33 +150,28 @@ export class MatchPool {
   /** Adds or replaces a subscription. Filters are kept by reference: do not mutate them afterwards. */
   add(connId: number, subId: string, filters: Filter[]): void {
     if (this.closed) return;
-    let subs = this.mirror.get(connId);
-    if (subs === undefined) this.mirror.set(connId, (subs = new Map()));
-    const old = subs.get(subId);
+    const old = this.mirror.get(connId, subId);
     if (old !== undefined) this.byHandle.delete(old.handle);
     const handle = ++this.seq;
-    const m: Mirrored = { filters, handle, pair: Object.freeze([connId, subId] as const) };
-    subs.set(subId, m);
+    const m = new Mirrored(filters, handle, Object.freeze([connId, subId] as const));
+    this.mirror.set(connId, m);
     this.byHandle.set(handle, m);
     this.enqueue({ op: 'add', connId, subId, filters, handle });
   }
 
   remove(connId: number, subId: string): void {
     if (this.closed) return;
-    const subs = this.mirror.get(connId);
-    const m = subs?.get(subId);
-    if (subs === undefined || m === undefined) return;
-    subs.delete(subId);
-    if (subs.size === 0) this.mirror.delete(connId);
+    const m = this.mirror.delete(connId, subId);
+    if (m === undefined) return;
     this.byHandle.delete(m.handle);
     this.enqueue({ op: 'remove', connId, subId });
   }
 
   removeConnection(connId: number): void {
-    const subs = this.mirror.get(connId);
-    if (this.closed || subs === undefined) return;
-    this.mirror.delete(connId);
-    for (const m of subs.values()) this.byHandle.delete(m.handle);
+    if (this.closed) return;
+    const subs = this.mirror.deleteConnection(connId);
+    if (subs.length === 0) return;
+    for (const m of subs) this.byHandle.delete(m.handle);
     this.enqueue({ op: 'removeConnection', connId });
   }
 

@@ -1,5 +1,6 @@
 import type { Filter, NostrEvent } from '../protocol/types.js';
 import { matchFilter } from '../protocol/filter-match.js';
+import { ByConnection } from './by-connection.js';
 
 /**
  * The fields of an event that live matching reads. content and sig are left out on purpose:
@@ -34,7 +35,7 @@ class SubRecord<T> implements Subscription<T> {
   /** Last match() call that reported this subscription; makes "once per event" allocation-free. */
   stamp = 0;
   /** The index's own entries, kept so removal deletes the very objects that were filed (O(1) per Set). */
-  readonly entries: Entry<T>[] = [];
+  entries: Entry<T>[] = NO_ENTRIES;
   constructor(
     readonly connId: number,
     readonly subId: string,
@@ -48,7 +49,14 @@ interface Entry<T> {
   readonly filter: Filter;
 }
 
-type Bucket<T> = Set<Entry<T>>;
+/**
+ * The entries filed under one key. A key most often has one filter (a user's own pubkey, one
+ * event id), so a lone entry is filed as it is and a Set is made only for a second one: an empty
+ * Set costs about 150 bytes.
+ */
+type Bucket<T> = Entry<T> | Set<Entry<T>>;
+
+const NO_ENTRIES: never[] = [];
 
 /**
  * Open subscriptions indexed for live fan-out (strfry's ReqMonitor idea): each filter is filed
@@ -60,13 +68,13 @@ type Bucket<T> = Set<Entry<T>>;
  * without scanning. Adding an existing (connId, subId) replaces it, as a REQ with a reused id does.
  */
 export class SubscriptionIndex<T = undefined> {
-  private readonly byConn = new Map<number, Map<string, SubRecord<T>>>();
+  private readonly byConn = new ByConnection<SubRecord<T>>();
   private readonly byId = new Map<string, Bucket<T>>();
   private readonly byAuthor = new Map<string, Bucket<T>>();
   /** tag name → first value → filters; nested so matching needs no string concatenation. */
   private readonly byTag = new Map<string, Map<string, Bucket<T>>>();
   private readonly byKind = new Map<number, Bucket<T>>();
-  private readonly matchAll: Bucket<T> = new Set();
+  private readonly matchAll = new Set<Entry<T>>();
   private stamp = 0;
   private subCount = 0;
   private filterCount = 0;
@@ -82,39 +90,37 @@ export class SubscriptionIndex<T = undefined> {
   add(connId: number, subId: string, filters: readonly Filter[], data?: T): void {
     this.remove(connId, subId);
     const sub = new SubRecord<T>(connId, subId, filters, data);
-    let subs = this.byConn.get(connId);
-    if (subs === undefined) this.byConn.set(connId, (subs = new Map()));
-    subs.set(subId, sub);
+    this.byConn.set(connId, sub);
     this.subCount++;
+    this.filterCount += filters.length;
+    let live = 0;
+    for (const filter of filters) if (!neverMatches(filter)) live++;
+    this.neverCount += filters.length - live;
+    if (live === 0) return;
+    // Sized up front: grown from [] by push, the array would keep room for 17 entries.
+    sub.entries = new Array<Entry<T>>(live);
+    let i = 0;
     for (const filter of filters) {
-      this.filterCount++;
-      if (neverMatches(filter)) this.neverCount++;
-      else {
-        const entry: Entry<T> = { sub, filter };
-        sub.entries.push(entry);
-        this.place(entry, true);
-      }
+      if (neverMatches(filter)) continue;
+      const entry: Entry<T> = { sub, filter };
+      sub.entries[i++] = entry;
+      this.place(entry, true);
     }
   }
 
   /** Returns whether the subscription existed. */
   remove(connId: number, subId: string): boolean {
-    const subs = this.byConn.get(connId);
-    const sub = subs?.get(subId);
-    if (subs === undefined || sub === undefined) return false;
-    subs.delete(subId);
-    if (subs.size === 0) this.byConn.delete(connId);
+    const sub = this.byConn.delete(connId, subId);
+    if (sub === undefined) return false;
     this.drop(sub);
     return true;
   }
 
   /** Returns how many subscriptions were dropped. */
   removeConnection(connId: number): number {
-    const subs = this.byConn.get(connId);
-    if (subs === undefined) return 0;
-    this.byConn.delete(connId);
-    for (const sub of subs.values()) this.drop(sub);
-    return subs.size;
+    const subs = this.byConn.deleteConnection(connId);
+    for (const sub of subs) this.drop(sub);
+    return subs.length;
   }
 
   clear(): void {
@@ -154,7 +160,7 @@ export class SubscriptionIndex<T = undefined> {
 
   /** Every subscription, for rebuilding a copy of the index elsewhere. */
   *subscriptions(): IterableIterator<Subscription<T>> {
-    for (const subs of this.byConn.values()) yield* subs.values();
+    yield* this.byConn.values();
   }
 
   stats(): IndexStats {
@@ -218,29 +224,43 @@ export class SubscriptionIndex<T = undefined> {
 function fileAll<K, T>(map: Map<K, Bucket<T>>, keys: readonly K[], entry: Entry<T>, insert: boolean): number {
   let delta = 0;
   for (const key of keys) {
-    let bucket = map.get(key);
+    const bucket = map.get(key);
+    // A filter listing the same value twice is filed under it once, and counted once.
     if (insert) {
-      if (bucket === undefined) map.set(key, (bucket = new Set()));
-      // Set semantics file a filter listing the same value twice only once, and count it once.
-      const before = bucket.size;
-      bucket.add(entry);
-      delta += bucket.size - before;
-    } else if (bucket !== undefined) {
-      if (bucket.delete(entry)) delta--;
-      if (bucket.size === 0) map.delete(key);
+      if (bucket === undefined) {
+        map.set(key, entry);
+        delta++;
+      } else if (bucket instanceof Set) {
+        const before = bucket.size;
+        bucket.add(entry);
+        delta += bucket.size - before;
+      } else if (bucket !== entry) {
+        map.set(key, new Set([bucket, entry]));
+        delta++;
+      }
+    } else if (bucket === entry) {
+      map.delete(key);
+      delta--;
+    } else if (bucket instanceof Set && bucket.delete(entry)) {
+      delta--;
+      // Back to a lone entry, so churn on a popular key does not leave Sets behind.
+      if (bucket.size === 1) map.set(key, bucket.values().next().value!);
     }
   }
   return delta;
 }
 
 function scan<T>(bucket: Bucket<T>, ev: NostrEvent, stamp: number, out: Subscription<T>[]): void {
-  for (const e of bucket) {
-    const sub = e.sub;
-    if (sub.stamp === stamp) continue;
-    if (matchFilter(e.filter, ev)) {
-      sub.stamp = stamp;
-      out.push(sub);
-    }
+  if (!(bucket instanceof Set)) return check(bucket, ev, stamp, out);
+  for (const e of bucket) check(e, ev, stamp, out);
+}
+
+function check<T>(e: Entry<T>, ev: NostrEvent, stamp: number, out: Subscription<T>[]): void {
+  const sub = e.sub;
+  if (sub.stamp === stamp) return;
+  if (matchFilter(e.filter, ev)) {
+    sub.stamp = stamp;
+    out.push(sub);
   }
 }
 

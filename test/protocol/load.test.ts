@@ -39,3 +39,16 @@ test(`${TOTAL} events from ${CONNECTIONS} concurrent connections: all OK true, a
   assert.equal(got.size, TOTAL, 'no duplicates');
   for (const id of want) assert.ok(got.has(id), `event ${id} not served`);
 });
+
+test('one connection pipelining 1,500 EVENTs (past the cap on unanswered EVENTs, when the relay stops reading it) gets every OK, then serves a REQ', { timeout: 60_000 }, async (t) => {
+  const keys = newKeys();
+  const base = now() - 2_000;
+  const events = Array.from({ length: 1_500 }, (_, i) => signEvent(keys, { created_at: base + i, content: `pipelined ${i}`, tags: [['t', 'pipelined']] }));
+  const client = await rawClient(t, relay().url);
+  const oks = await publishAll(client, events, 45_000);
+  assert.deepEqual(oks.filter((ok) => ok[2] !== true), []);
+  // Reading resumed: a later frame on the same socket is still answered.
+  const res = await client.reqWithTimeout(20_000, 'mine', { authors: [keys.pk], limit: 2_000 });
+  assert.equal(res.eose, true);
+  assert.equal(res.events.length, events.length);
+});
