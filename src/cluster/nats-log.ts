@@ -154,6 +154,10 @@ async function connectionOptions(cfg: ClusterConfig, instanceId: string): Promis
     reconnectTimeWait: 1000,
     waitOnFirstConnect: false,
     timeout: Math.max(cfg.append_timeout, 2000),
+    // Without this every request (one per append) builds two Error objects up front, with stack
+    // traces, in case it fails: a large part of the client's CPU per event (bench/cluster-cpu.ts).
+    // Failures here are reported by message, never by stack.
+    noAsyncTraces: true,
   };
   if (cfg.token !== undefined) o.token = cfg.token;
   if (cfg.user !== undefined) {
