@@ -13,6 +13,7 @@ const UNREACHABLE = 'error: the cluster log is unreachable, try again';
 const NOT_TAKEN = 'error: the cluster log did not confirm the change in time; it may still apply, try again';
 const NOT_APPLIED = 'error: the change is in the cluster log but was not applied here in time; it will apply, try again';
 const RETRY_MS = 100;
+const notApplied = () => new StorageUnavailable(NOT_APPLIED.slice(7));
 
 /** Append latency observer (metrics), in ms. */
 export type AppendObserver = (ms: number, ok: boolean) => void;
@@ -78,18 +79,8 @@ export class ClusterCommit implements Commit {
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        applier.forget(entry.id);
-        reject(new StorageUnavailable(NOT_APPLIED.slice(7)));
-      }, Math.max(1, deadline - Date.now()));
-    });
-    try {
-      return await Promise.race([verdict, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    applier.due(entry.id, deadline, notApplied);
+    return verdict;
   }
 }
 

@@ -114,7 +114,10 @@ export class NatsLog {
         return;
       }
       this.acks.set(token, { deadline: Date.now() + timeoutMs, resolve, reject });
-      this.sweeper ??= setInterval(this.sweep, ACK_SWEEP_MS);
+      if (this.sweeper === undefined) {
+        this.sweeper = setInterval(this.sweep, ACK_SWEEP_MS);
+        this.sweeper.unref();
+      }
     });
   }
 
