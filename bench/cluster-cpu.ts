@@ -12,7 +12,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import { startNatsCluster, natsAvailable, NATS_SKIP_MESSAGE } from '../test/helpers/nats-cluster.js';
 import { presigned } from './lib/events.js';
 import { publish } from './lib/load.js';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { cpuMicros } from './lib/proc.js';
 import { startBenchRelay, type ConfigPatch } from './lib/relay.js';
 import { ingestEvents } from './scenarios/ingest.js';
@@ -20,6 +21,8 @@ import { ingestEvents } from './scenarios/ingest.js';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const REPS = Number(process.env.BENCH_REPS ?? 2);
 const PROFILE = process.env.BENCH_PROFILE;
+/** BENCH_PERF=DIR: `perf record` each instance during the measured round (true CPU, kernel included) into DIR/<mode><rep>.data. */
+const PERF = process.env.BENCH_PERF;
 /**
  * Rounds per rep, in order: `nolog` (this build, no cluster), `log` (this build with the log),
  * `base` (the build whose CLI is BENCH_BASE_BIN, with the log: a before/after in one run).
@@ -51,14 +54,24 @@ async function main(): Promise<void> {
         else process.env.RELAY_BIN = OWN_BIN;
         const config: ConfigPatch =
           mode !== 'nolog' ? { cluster: { enabled: true, nats_url: nats.urls, stream: `cpu${mode}${rep}`, replicas: 3, instance_id: 'a' } } : {};
-        const nodeArgs = PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}/${mode}${rep}`] : [];
+        const nodeArgs = PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}/${mode}${rep}`] : PERF !== undefined ? ['--perf-basic-prof'] : [];
         const r = await startBenchRelay({ config, nodeArgs });
         try {
           await publish(r.url, warm, O);
+          let perf: ReturnType<typeof spawn> | undefined;
+          if (PERF !== undefined) {
+            mkdirSync(PERF, { recursive: true });
+            perf = spawn('perf', ['record', '-F', '2000', '-g', '-p', String(r.pid), '-o', `${PERF}/${mode}${rep}.data`], { stdio: 'ignore' });
+            await new Promise((ok) => setTimeout(ok, 500));
+          }
           const c0 = r.cpuMicros();
           const s0 = sysMicros(r.pid);
           const n0 = natsCpu();
           const res = await publish(r.url, events, O);
+          if (perf !== undefined) {
+            perf.kill('SIGINT');
+            await new Promise((ok) => perf!.once('exit', ok));
+          }
           const relay = (r.cpuMicros() - c0) / res.accepted;
           const sys = (sysMicros(r.pid) - s0) / res.accepted;
           const natsPer = (natsCpu() - n0) / res.accepted;
