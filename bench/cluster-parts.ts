@@ -51,14 +51,14 @@ async function main(): Promise<void> {
       },
     });
     let tokens = 0;
-    const ownReply = (subject: string, data: Uint8Array, id: string, expectStream?: string) =>
+    const ownReply = (subject: string, data: Uint8Array, id: string | undefined, expectStream?: string) =>
       new Promise<number>((resolve) => {
         const token = (tokens++).toString(36);
         waiting.set(token, resolve);
         const h = headers();
-        h.set('Nats-Msg-Id', id);
+        if (id !== undefined) h.set('Nats-Msg-Id', id);
         if (expectStream !== undefined) h.set('Nats-Expected-Stream', expectStream);
-        nc.publish(subject, data, { reply: inbox + token, headers: h });
+        nc.publish(subject, data, { reply: inbox + token, ...(id !== undefined ? { headers: h } : {}) });
       });
     for (let rep = 0; rep < REPS; rep++) {
       // Pure CPU: the entry's msgpack encode and decode.
@@ -77,9 +77,10 @@ async function main(): Promise<void> {
         ['append: js.publish, msgID only', (i) => js.publish(`p${rep}b.log`, datas[i]!, { msgID: `${rep}b${i}` })],
         ['append: nc.publish, msgID, acks on one inbox subscription', (i) => ownReply(`p${rep}c.log`, datas[i]!, `${rep}c${i}`)],
         ['append: nc.publish, msgID + expect stream, acks on one inbox', (i) => ownReply(`p${rep}d.log`, datas[i]!, `${rep}d${i}`, `p${rep}d`)],
+        ['append: nc.publish, no headers (no dedupe), acks on one inbox', (i) => ownReply(`p${rep}e.log`, datas[i]!, undefined)],
       ];
       for (const [name, fn] of variants) {
-        const stream = `p${rep}${name.includes('inbox') ? (name.includes('expect') ? 'd' : 'c') : name.includes('expect') ? 'a' : 'b'}`;
+        const stream = `p${rep}${name.includes('no headers') ? 'e' : name.includes('inbox') ? (name.includes('expect') ? 'd' : 'c') : name.includes('expect') ? 'a' : 'b'}`;
         await jsm.streams.add({ name: stream, subjects: [`${stream}.log`], storage: StorageType.File, num_replicas: 3 });
         for (let i = 0; i < 200; i++) await fn(i); // warm
         const n0 = natsCpu();
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
       }
 
       // Reading back: the applier's ordered consumer over the first stream.
+      const r0 = natsCpu();
       c0 = cpu();
       const c = await js.consumers.get(`p${rep}a`, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 1 });
       const messages = await c.consume({ max_messages: 1024, expires: 5000, idle_heartbeat: 1000 });
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
       }
       messages.stop();
       note('read: ordered consumer delivery (seq, data, info.pending)', (cpu() - c0) / EVENTS);
+      note('read: ordered consumer delivery: NATS servers', (natsCpu() - r0) / EVENTS);
       console.log(`  rep ${rep} done, load ${loadavg()[0]!.toFixed(2)}`);
     }
   } finally {
