@@ -73,6 +73,9 @@ export class ClusterCommit implements Commit {
       } catch {
         if (Date.now() + RETRY_MS >= deadline || !log.connected) {
           applier.forget(entry.id);
+          // Abandoned: this instance may have applied the message already and rejected the
+          // verdict (an operation that threw, or shutdown); unobserved, that is an unhandled rejection.
+          verdict.catch(() => undefined);
           this.onAppend?.(performance.now() - t0, false);
           throw new StorageUnavailable(NOT_TAKEN.slice(7));
         }
