@@ -10,11 +10,16 @@ import type { NatsLog } from './nats-log.js';
 /** Log messages handed to the writer and not yet committed, at most: the consumer waits beyond it. */
 const MAX_IN_FLIGHT = 4096;
 const STALL_RETRY_MS = 1000;
+/** How often waiters with a deadline (see `due`) are checked against it. */
+const DUE_SWEEP_MS = 50;
 
 interface Waiter {
   client: Client | undefined;
   resolve: (v: unknown) => void;
   reject: (err: unknown) => void;
+  /** Set by `due`: when the caller stops waiting, and what it is told then. */
+  deadline?: number;
+  late?: () => Error;
 }
 
 /** The publishing connection as far as another instance knows it: the pubkeys it proved. */
@@ -50,6 +55,8 @@ export class Applier {
   onFatal: ((reason: string) => void) | undefined;
 
   private readonly waiters = new Map<string, Waiter>();
+  /** Runs while a waiter has a deadline. */
+  private sweeper: NodeJS.Timeout | undefined;
   private inFlight = 0;
   private next = 0;
   private stopped = false;
@@ -73,6 +80,42 @@ export class Applier {
   /** The caller gave up (append failed or timed out): the message, if it is in the log, still applies. */
   forget(id: string): void {
     this.waiters.delete(id);
+  }
+
+  /**
+   * The verdict for `id` is wanted by `deadline` (ms): past it the waiter is forgotten and
+   * rejected with `late()` (the message, being in the log, still applies). One sweep for all
+   * waiters instead of a timer and a Promise.race per append. No-op once the verdict is in.
+   */
+  due(id: string, deadline: number, late: () => Error): void {
+    const w = this.waiters.get(id);
+    if (w === undefined) return;
+    w.deadline = deadline;
+    w.late = late;
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(this.sweepDue, DUE_SWEEP_MS);
+      this.sweeper.unref();
+    }
+  }
+
+  private readonly sweepDue = (): void => {
+    const now = Date.now();
+    let left = 0;
+    for (const [id, w] of this.waiters) {
+      if (w.deadline === undefined) continue;
+      if (w.deadline > now) {
+        left++;
+        continue;
+      }
+      this.waiters.delete(id);
+      w.reject(w.late!());
+    }
+    if (left === 0) this.stopSweep();
+  };
+
+  private stopSweep(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   /** Start applying after `mark` (the last sequence the store holds). */
@@ -102,6 +145,7 @@ export class Applier {
     this.messages?.stop();
     await this.loop?.catch(() => undefined);
     await this.settled();
+    this.stopSweep();
     for (const w of this.waiters.values()) w.reject(new StorageUnavailable('cluster: relay is shutting down'));
     this.waiters.clear();
   }
@@ -113,7 +157,8 @@ export class Applier {
         this.messages = messages;
         for await (const m of messages) {
           if (this.stopped || this.stalled || this.failure !== undefined) break;
-          await this.take(m.seq, m.data, m.info.pending);
+          this.take(m.seq, m.data, m.info.pending);
+          if (this.inFlight >= MAX_IN_FLIGHT) await this.settled();
         }
       } catch (err) {
         if (!this.stopped) log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cluster: reading the log failed; retrying');
@@ -137,7 +182,8 @@ export class Applier {
     }
   }
 
-  private async take(seq: number, data: Uint8Array, pending: number): Promise<void> {
+  /** Hands one log message to the apply (synchronously: no promise of its own per message). */
+  private take(seq: number, data: Uint8Array, pending: number): void {
     if (seq < this.next) return; // delivered again after a resume
     if (seq > this.next) return this.fatal(`the log skips from ${this.next - 1} to ${seq} (purged past this instance's position); restart with an empty data directory to restore the newest snapshot`);
     this.next = seq + 1;
@@ -168,6 +214,7 @@ export class Applier {
       (v) => {
         this.settle(seq);
         waiter?.resolve(v);
+        this.left();
       },
       (err: unknown) => {
         if (err instanceof Stall) {
@@ -180,12 +227,15 @@ export class Applier {
           this.settle(seq);
           waiter?.reject(err);
         }
+        this.left();
       },
-    ).finally(() => {
-      this.inFlight--;
-      if (this.inFlight === 0) for (const done of this.idle.splice(0)) done();
-    });
-    if (this.inFlight >= MAX_IN_FLIGHT) await this.settled();
+    );
+  }
+
+  /** One applied (or refused) message is no longer in flight. */
+  private left(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) for (const done of this.idle.splice(0)) done();
   }
 
   private settle(seq: number): void {

@@ -13,6 +13,7 @@ const UNREACHABLE = 'error: the cluster log is unreachable, try again';
 const NOT_TAKEN = 'error: the cluster log did not confirm the change in time; it may still apply, try again';
 const NOT_APPLIED = 'error: the change is in the cluster log but was not applied here in time; it will apply, try again';
 const RETRY_MS = 100;
+const notApplied = () => new StorageUnavailable(NOT_APPLIED.slice(7));
 
 /** Append latency observer (metrics), in ms. */
 export type AppendObserver = (ms: number, ok: boolean) => void;
@@ -72,24 +73,17 @@ export class ClusterCommit implements Commit {
       } catch {
         if (Date.now() + RETRY_MS >= deadline || !log.connected) {
           applier.forget(entry.id);
+          // Abandoned: this instance may have applied the message already and rejected the
+          // verdict (an operation that threw, or shutdown); unobserved, that is an unhandled rejection.
+          verdict.catch(() => undefined);
           this.onAppend?.(performance.now() - t0, false);
           throw new StorageUnavailable(NOT_TAKEN.slice(7));
         }
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        applier.forget(entry.id);
-        reject(new StorageUnavailable(NOT_APPLIED.slice(7)));
-      }, Math.max(1, deadline - Date.now()));
-    });
-    try {
-      return await Promise.race([verdict, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    applier.due(entry.id, deadline, notApplied);
+    return verdict;
   }
 }
 
