@@ -20,11 +20,11 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import type { NostrEvent } from '../../src/protocol/types.js';
 import { startNatsCluster, natsAvailable, NATS_SKIP_MESSAGE, type NatsCluster } from '../../test/helpers/nats-cluster.js';
+import { freePort } from '../../test/helpers/relay-process.js';
 import { presigned, type EventSpec } from '../lib/events.js';
 import { closeAll, open, publish, type PublishResult } from '../lib/load.js';
 import { cpuMicros } from '../lib/proc.js';
@@ -57,16 +57,6 @@ const latencyEvents = (name: string, count: number): EventSpec => ({
 });
 const LAT_FILTER = { kinds: [1], '#t': ['clat'] };
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => ok(port));
-    });
-  });
-}
 
 /** Part i of n of `xs`, in contiguous slices. */
 const share = <T>(xs: T[], i: number, n: number): T[] => xs.slice(Math.floor((i * xs.length) / n), Math.floor(((i + 1) * xs.length) / n));

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { log } from '../log.js';
 import type { Apply } from '../pipeline/apply.js';
 import { isEphemeral } from '../protocol/kinds.js';
@@ -39,14 +40,16 @@ class Stall extends Error {}
  * for the verdict of its apply (`expect`).
  */
 export class Applier {
-  /** Highest sequence received from the log. */
-  received = 0;
   /** Highest sequence whose apply has settled here. */
   applied = 0;
   /** Highest sequence the stream is known to hold (from the consumer's pending count). */
   logEnd = 0;
   /** When the last message was applied (ms): lag in time for the metrics. */
   lastAppliedAt = 0;
+  /** Messages the stream is known to hold that are not applied here yet. */
+  get lag(): number {
+    return Math.max(0, this.logEnd - this.applied);
+  }
   /** Why the applier stopped for good, if it did. */
   failure: string | undefined;
   /** Set while the local store refuses writes and the log waits to be applied again. */
@@ -122,7 +125,6 @@ export class Applier {
   start(mark: number): void {
     this.next = mark + 1;
     this.applied = mark;
-    this.received = mark;
     this.loop = this.run();
   }
 
@@ -187,7 +189,6 @@ export class Applier {
     if (seq < this.next) return; // delivered again after a resume
     if (seq > this.next) return this.fatal(`the log skips from ${this.next - 1} to ${seq} (purged past this instance's position); restart with an empty data directory to restore the newest snapshot`);
     this.next = seq + 1;
-    this.received = seq;
     if (seq + pending > this.logEnd) this.logEnd = seq + pending;
     const entry = decodeEntry(data);
     if (typeof entry === 'string') return this.fatal(`log message ${seq} cannot be applied: ${entry}`);
@@ -255,8 +256,4 @@ export class Applier {
     this.messages?.stop();
     this.onFatal?.(reason);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

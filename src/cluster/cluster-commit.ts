@@ -1,5 +1,5 @@
 import type { Op } from '../pipeline/apply.js';
-import type { Commit } from '../pipeline/commit.js';
+import { nowSec, type Commit } from '../pipeline/commit.js';
 import type { Client } from '../pipeline/types.js';
 import type { NostrEvent } from '../protocol/types.js';
 import { StorageUnavailable, type WriteOutcome, type Writer } from '../storage/writer.js';
@@ -85,8 +85,4 @@ export class ClusterCommit implements Commit {
     applier.due(entry.id, deadline, notApplied);
     return verdict;
   }
-}
-
-function nowSec(): number {
-  return Math.floor(Date.now() / 1000);
 }

@@ -149,7 +149,7 @@ export class Cluster implements Supervised {
       server: this.log.connected ? this.log.nc.info?.server_name : undefined,
       position: a?.logEnd ?? 0,
       applied: a?.applied ?? 0,
-      lag: a === undefined ? 0 : Math.max(0, a.logEnd - a.applied),
+      lag: a?.lag ?? 0,
       stalled: a?.stalled ?? false,
       failure: a?.failure,
       catch_up_ms: this.catchUpMs,

@@ -47,11 +47,6 @@ interface PubAckBody {
   error?: { code?: number; err_code?: number; description?: string };
 }
 
-export interface LogMessage {
-  seq: number;
-  data: Uint8Array;
-}
-
 /**
  * The replicated log on NATS JetStream: one stream (file storage, `replicas` copies, a
  * 2-minute duplicate window), one subject `<stream>.log`. It appends and reads in order;
@@ -166,9 +161,9 @@ export class NatsLog {
   }
 
   /** First and last sequence the stream holds (first > last when it is empty). */
-  async bounds(): Promise<{ first: number; last: number; messages: number; bytes: number }> {
+  async bounds(): Promise<{ first: number; last: number; messages: number }> {
     const si = await this.jsm.streams.info(this.stream);
-    return { first: si.state.first_seq, last: si.state.last_seq, messages: si.state.messages, bytes: si.state.bytes };
+    return { first: si.state.first_seq, last: si.state.last_seq, messages: si.state.messages };
   }
 
   /**

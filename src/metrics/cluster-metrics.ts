@@ -21,10 +21,10 @@ export function observeCluster(registry: Registry, cluster: Cluster | undefined)
     });
   gauge('mls_relay_cluster_log_position', 'Highest log sequence this instance knows the stream holds', (c) => c.applier!.logEnd);
   gauge('mls_relay_cluster_applied_position', "Highest log sequence applied to this instance's store", (c) => c.applier!.applied);
-  gauge('mls_relay_cluster_apply_lag', 'Log messages the stream holds that this instance has not applied yet', (c) => Math.max(0, c.applier!.logEnd - c.applier!.applied));
+  gauge('mls_relay_cluster_apply_lag', 'Log messages the stream holds that this instance has not applied yet', (c) => c.applier!.lag);
   gauge('mls_relay_cluster_apply_stalled_seconds', 'While messages wait to be applied here: seconds since this instance last applied one (0 when caught up)', (c) => {
     const a = c.applier!;
-    return a.logEnd > a.applied && a.lastAppliedAt > 0 ? (Date.now() - a.lastAppliedAt) / 1000 : 0;
+    return a.lag > 0 && a.lastAppliedAt > 0 ? (Date.now() - a.lastAppliedAt) / 1000 : 0;
   });
   gauge('mls_relay_cluster_connected', '1 while this instance is connected to NATS', (c) => (c.log.connected ? 1 : 0));
   gauge('mls_relay_cluster_peers', 'Other instances heard from on the log in the last 30 s', (c) => (c.snapshot().peers as unknown[]).length);

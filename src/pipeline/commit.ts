@@ -16,7 +16,8 @@ export interface Commit {
   readonly refusing: string | undefined;
 }
 
-const nowSec = () => Math.floor(Date.now() / 1000);
+/** The time a change is made, in seconds: what the change carries, and the only clock its apply reads. */
+export const nowSec = (): number => Math.floor(Date.now() / 1000);
 
 /** One process, LMDB alone: the change is applied at once, at this instance's time. */
 export function localCommit(apply: Apply, writer: Writer): Commit {

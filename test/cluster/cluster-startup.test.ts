@@ -12,7 +12,8 @@ import WebSocket from 'ws';
 import { NATS_SKIP_MESSAGE, natsAvailable, startNatsCluster } from '../helpers/nats-cluster.js';
 import { makeTempDir, removeDir, startRelay, type RelayHandle } from '../helpers/relay-process.js';
 import { connect, newKeys, publishAll, signEvent } from '../helpers/ws-client.js';
-import { clusterToml, countOn, freePort, servedIds, sleep, streamName, streamState, until } from './faults-support.js';
+import { freePort } from '../helpers/relay-process.js';
+import { clusterToml, countOn, servedIds, sleep, streamName, streamState, until } from './faults-support.js';
 
 const skip = natsAvailable() ? false : NATS_SKIP_MESSAGE;
 

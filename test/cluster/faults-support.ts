@@ -184,16 +184,3 @@ export async function sigkill(relay: RelayHandle): Promise<void> {
   }, 20);
 }
 
-/** A loopback port the OS has just handed out (for a relay that must be probed before it logs "listening"). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const p = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(p));
-    });
-  });
-}

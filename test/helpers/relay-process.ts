@@ -197,7 +197,8 @@ export let portZeroRejected: string | undefined;
 
 const PORT_ZERO_REJECTED = /network\.port\b[^\n]*\b0\b/;
 
-async function freePort(): Promise<number> {
+/** A loopback port the OS has just handed out (for a process that must be probed before it logs its port). */
+export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
   return new Promise((res, rej) => {
     const srv = createServer();

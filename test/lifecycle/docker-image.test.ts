@@ -14,10 +14,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
-import { REPO_ROOT } from '../helpers/relay-process.js';
+import { freePort, REPO_ROOT } from '../helpers/relay-process.js';
 
 const INSTALL_TIMEOUT_MS = 180_000;
 const START_TIMEOUT_MS = 20_000;
@@ -60,16 +59,6 @@ function parseEnv(args: string): Record<string, string> {
   return out;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 /** Runs npm like the image does, against the local cache (offline when everything is there). */
 function npm(args: string[], cwd: string): { status: number | null; out: string } {
