@@ -204,7 +204,8 @@ export class Applier {
           if (o.storage) throw new Stall(o.message);
           return o;
         });
-      work = isEphemeral(entry.ev.kind) ? this.lastWrite.then(run) : (this.lastWrite = run());
+      // After the write before it, whatever that write's outcome: only the order is borrowed.
+      work = isEphemeral(entry.ev.kind) ? this.lastWrite.then(run, run) : (this.lastWrite = run());
     } else {
       work = this.lastWrite = apply.op(entry.op, entry.a, entry.at, place).catch((err: unknown) => {
         throw err instanceof StorageUnavailable ? new Stall(err.message) : err;
